@@ -1,0 +1,87 @@
+"""Benchmark sets in the EDSR layout: ``HR/<name>.png`` and ``LR_bicubic/X{s}/<name>x{s}.png``.
+
+Low-resolution inputs follow the LIIF evaluation protocol: for x2/x3/x4 the set's own bicubic
+files are used (HR cropped to LR size x s); for any other scale the LR image is made from the HR
+image cropped to a multiple of s, by PIL bicubic through torchvision's ToPILImage/Resize, which
+quantises to uint8 exactly as the official code does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision import transforms
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class BenchmarkPair:
+    """One evaluation sample: ``lr`` ``(3, h, w)`` and ``hr`` ``(3, H, W)`` in [0, 1]."""
+
+    name: str
+    lr: torch.Tensor
+    hr: torch.Tensor
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """An image as RGB float ``(3, H, W)`` in [0, 1] (gray is replicated, as the LIIF loader does)."""
+    with Image.open(path) as im:
+        return transforms.ToTensor()(im.convert("RGB"))
+
+
+def downsample_bicubic(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """LIIF's ``resize_fn``: float → uint8 PIL → bicubic to ``size`` (h, w) → float."""
+    pil = transforms.ToPILImage()(img)
+    resized = transforms.Resize(size, transforms.InterpolationMode.BICUBIC)(pil)
+    return transforms.ToTensor()(resized)
+
+
+def hr_files(set_dir: Path) -> list[Path]:
+    """The HR images of a set, sorted by name."""
+    hr_dir = Path(set_dir) / "HR"
+    if not hr_dir.is_dir():
+        raise FileNotFoundError(f"{set_dir}: no HR/ folder (expected the EDSR benchmark layout)")
+    files = sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{hr_dir}: no images")
+    return files
+
+
+def lr_file(set_dir: Path, name: str, scale: float) -> Path | None:
+    """The set's own LR file for an integer scale, if it exists."""
+    if scale != int(scale):
+        return None
+    folder = Path(set_dir) / "LR_bicubic" / f"X{int(scale)}"
+    for suffix in sorted(IMAGE_SUFFIXES):
+        candidate = folder / f"{name}x{int(scale)}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def make_pair(hr: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """LR made on the fly from HR cropped to a multiple of ``scale`` (SRImplicitDownsampled)."""
+    h_lr = math.floor(hr.shape[-2] / scale + 1e-9)
+    w_lr = math.floor(hr.shape[-1] / scale + 1e-9)
+    hr = hr[:, : round(h_lr * scale), : round(w_lr * scale)]
+    return downsample_bicubic(hr, (h_lr, w_lr)), hr
+
+
+def iter_pairs(set_dir: Path, scale: float, use_lr_files: bool = True) -> Iterator[BenchmarkPair]:
+    """Evaluation pairs of a set at ``scale``; the set's LR files are used for x2/x3/x4."""
+    for hr_path in hr_files(set_dir):
+        hr = load_rgb(hr_path)
+        lr_path = lr_file(set_dir, hr_path.stem, scale) if use_lr_files and scale in (2, 3, 4) else None
+        if lr_path is not None:
+            lr = load_rgb(lr_path)
+            s = int(scale)
+            hr = hr[:, : lr.shape[-2] * s, : lr.shape[-1] * s]
+        else:
+            lr, hr = make_pair(hr, scale)
+        yield BenchmarkPair(hr_path.stem, lr, hr)

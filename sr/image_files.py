@@ -1,0 +1,260 @@
+"""Reading and writing images the way users expect an upscaler to treat them.
+
+What survives a round trip: alpha (as a separate plane), grayscale stays grayscale, 16-bit PNG/TIFF
+stay 16-bit, EXIF orientation is applied to the pixels (and reset to 1 in the EXIF that is kept),
+the ICC profile is kept. Pillow does the work except where it cannot: it truncates 16-bit colour,
+so 16-bit colour PNGs are decoded/encoded with OpenCV and 16-bit TIFFs with tifffile.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import Image, UnidentifiedImageError
+
+EXIF_ORIENTATION = 0x0112
+FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+EXTENSION_FORMATS = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+    ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+}  # fmt: skip
+SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+
+
+class ImageFileError(ValueError):
+    """An image that cannot be read or written; the message names the file and the reason."""
+
+
+@dataclass
+class ImageData:
+    """Pixels ``(H, W, C)`` with C = 1 (gray) or 3 (RGB), uint8 or uint16, plus what to keep."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    format: str
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    frames: int = 1
+
+    @property
+    def bit_depth(self) -> int:
+        """8 or 16."""
+        return 16 if self.pixels.dtype == np.uint16 else 8
+
+    @property
+    def max_value(self) -> int:
+        """Largest code value: 255 or 65535."""
+        return 65535 if self.bit_depth == 16 else 255
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``(H, W, ...)`` array."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: a[::-1].swapaxes(0, 1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: a[:, ::-1].swapaxes(0, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(array)) if op else array
+
+
+def _is_sixteen_bit(im: Image.Image) -> bool:
+    if im.mode.startswith("I;16") or im.mode == "I":
+        return True
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, (8,))
+        return max(bits if isinstance(bits, tuple) else (bits,)) == 16
+    return bool(im.tile) and ";16" in str(im.tile[0].args)
+
+
+def _split_channels(array: np.ndarray, has_alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if has_alpha:
+        return np.ascontiguousarray(array[:, :, :-1]), np.ascontiguousarray(array[:, :, -1])
+    return array, None
+
+
+def _decode_sixteen(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """16-bit pixels: gray through Pillow, colour through tifffile (TIFF) or OpenCV (PNG)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        array = np.asarray(im)
+        if array.max(initial=0) > 65535 or array.min(initial=0) < 0:
+            raise ImageFileError(f"{path}: unsupported mode {im.mode} (values outside 16 bits)")
+        return array.astype(np.uint16)[:, :, None], None
+    if im.format == "TIFF":
+        array = tifffile.imread(path)
+        if array.dtype != np.uint16:
+            raise ImageFileError(f"{path}: unsupported TIFF sample type {array.dtype}")
+        channels = 1 if array.ndim == 2 else array.shape[2]
+        return _split_channels(array, has_alpha=channels in (2, 4))
+    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        raise ImageFileError(f"{path}: cannot decode 16-bit PNG")
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if im.mode == "LA":  # OpenCV expands gray+alpha to four channels
+        return np.ascontiguousarray(array[:, :, :1]), np.ascontiguousarray(array[:, :, 3])
+    return _split_channels(array, has_alpha=array.ndim == 3 and array.shape[2] == 4)
+
+
+def _decode_eight(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = im.mode
+    if mode == "P":
+        mode = "PA" if "transparency" in im.info else "RGB"
+    if mode == "1":
+        im = im.convert("L")
+    elif mode in ("PA", "RGBa"):
+        im = im.convert("RGBA")
+    elif mode == "La":
+        im = im.convert("LA")
+    elif mode in ("CMYK", "YCbCr", "RGBX", "HSV", "P"):
+        im = im.convert("RGB")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        raise ImageFileError(f"{path}: unsupported image mode {im.mode}")
+    return _split_channels(np.asarray(im), has_alpha=im.mode in ("LA", "RGBA"))
+
+
+def read_image(path: str | Path) -> ImageData:
+    """Decode ``path``; raises ``ImageFileError`` with a one-line reason for anything unusable."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageFileError(f"{path}: empty file (0 bytes)")
+    except OSError as exc:
+        raise ImageFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            frames = getattr(im, "n_frames", 1)
+            im.load()
+            icc = im.info.get("icc_profile") or None
+            exif = im.getexif()
+            orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
+            if _is_sixteen_bit(im):
+                pixels, alpha = _decode_sixteen(path, im)
+            else:
+                if im.mode == "CMYK":
+                    icc = None  # a CMYK profile does not describe the RGB pixels we produce
+                pixels, alpha = _decode_eight(path, im)
+    except ImageFileError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageFileError(f"{path}: not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageFileError(f"{path}: refused as a decompression bomb ({exc})") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+        raise ImageFileError(f"{path}: truncated or corrupt image ({exc})") from None
+    pixels = _orient(pixels, orientation)
+    alpha = _orient(alpha, orientation) if alpha is not None else None
+    exif_bytes = None
+    if len(exif):
+        exif[EXIF_ORIENTATION] = 1
+        exif_bytes = exif.tobytes()
+    return ImageData(pixels, alpha, im.format or "PNG", icc, exif_bytes, frames)
+
+
+def format_for_path(path: str | Path) -> str | None:
+    """Image format implied by a file extension, or None."""
+    return EXTENSION_FORMATS.get(Path(path).suffix.lower())
+
+
+def to_eight_bit(array: np.ndarray) -> np.ndarray:
+    """16-bit codes to 8-bit, rounding (65535 → 255)."""
+    return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_with_metadata(encoded: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
+    """Insert iCCP/eXIf chunks right after IHDR (PNG signature 8 bytes + IHDR 25 bytes)."""
+    extra = b""
+    if icc:
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc))
+    if exif:
+        extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    return encoded[:33] + extra + encoded[33:]
+
+
+def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
+    stacked = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
+    if fmt == "TIFF":
+        photometric = "minisblack" if image.pixels.shape[2] == 1 else "rgb"
+        extratags = [(34675, 7, len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
+        buf = io.BytesIO()
+        tifffile.imwrite(
+            buf, np.squeeze(stacked, axis=2) if stacked.shape[2] == 1 else stacked,
+            photometric=photometric, extrasamples=["unassalpha"] if image.alpha is not None else None,
+            compression="zlib", extratags=extratags,
+        )  # fmt: skip
+        return buf.getvalue()
+    if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha; store as RGBA
+        stacked = np.dstack([stacked[:, :, :1]] * 3 + [stacked[:, :, 1:]])
+    if stacked.shape[2] >= 3:
+        code = cv2.COLOR_RGBA2BGRA if stacked.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        stacked = cv2.cvtColor(stacked, code)
+    ok, encoded = cv2.imencode(".png", stacked)
+    if not ok:
+        raise ImageFileError("cannot encode 16-bit PNG")
+    return _png_with_metadata(encoded.tobytes(), image.icc_profile, image.exif)
+
+
+def _encode_eight(image: ImageData, fmt: str) -> bytes:
+    pixels, alpha = image.pixels, image.alpha
+    if fmt in ("JPEG", "BMP") and alpha is not None:
+        alpha = None  # neither format stores alpha (cli warns before writing)
+    stacked = pixels if alpha is None else np.dstack([pixels, alpha])
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[stacked.shape[2]]
+    if mode == "LA" and fmt == "WEBP":
+        stacked, mode = np.dstack([pixels] * 3 + [alpha]), "RGBA"
+    im = Image.fromarray(stacked.squeeze(axis=2) if mode == "L" else stacked, mode=mode)
+    options: dict = {}
+    if image.icc_profile and fmt != "BMP":
+        options["icc_profile"] = image.icc_profile
+    if image.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        options["exif"] = image.exif
+    if fmt == "JPEG":
+        options.update(quality=95, subsampling=0)
+    elif fmt == "WEBP":
+        options.update(quality=95)
+    elif fmt == "TIFF":
+        options.update(compression="tiff_adobe_deflate")
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def write_image(path: str | Path, image: ImageData, fmt: str | None = None) -> Path:
+    """Encode ``image`` as ``fmt`` (default: its own format) and write it atomically to ``path``."""
+    path = Path(path)
+    fmt = (fmt or image.format).upper()
+    if fmt not in FORMAT_EXTENSIONS:
+        raise ImageFileError(f"{path}: cannot write format {fmt}")
+    if image.bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
+        alpha = to_eight_bit(image.alpha) if image.alpha is not None else None
+        image = replace(image, pixels=to_eight_bit(image.pixels), alpha=alpha)
+    data = _encode_sixteen(image, fmt) if image.bit_depth == 16 else _encode_eight(image, fmt)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path

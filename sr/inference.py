@@ -1,0 +1,150 @@
+"""Upscaling a whole image with bounded memory: tiles for the encoder, chunks for the decoder.
+
+The output grid is split into tiles by the low-resolution (LR) cell each output pixel's centre
+falls in. For a tile, the LR crop is the span of every latent code its queries touch, widened by
+the encoder's receptive radius (+1 for the 3x3 unfold), so every code the tile reads is computed
+from exactly the pixels it would see in the whole image: tiled output equals untiled output up
+to float rounding. Peak memory follows ``tile`` and ``chunk``, never the image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from sr.coords import axis_centres
+from sr.models.liif import EPS_SHIFT, LIIF, LatentGrid, ensemble_shifts, nearest_code_index
+
+# Receives each finished block: (top, left, rgb (3, bh, bw) float on the [0, 1] scale, unclamped).
+BlockSink = Callable[[int, int, torch.Tensor], None]
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """Work-size knobs. ``tile``: LR pixels per tile side; ``chunk``: queries per decoder call."""
+
+    tile: int = 192
+    chunk: int = 1024
+
+
+@dataclass(frozen=True)
+class _AxisSpan:
+    """Output indices [out0, out1) whose codes lie in LR [lr0, lr1), with the crop they need."""
+
+    out0: int
+    out1: int
+    crop0: int
+    crop1: int
+
+
+def _code_span(n_out: int, n_lr: int, out0: int, out1: int, local_ensemble: bool) -> tuple[int, int]:
+    """Smallest and largest code index touched by output indices [out0, out1) along one axis."""
+    centres = axis_centres(n_out)[out0:out1]
+    eps = EPS_SHIFT if local_ensemble else 0.0
+    lo, hi = n_lr, -1
+    for v, _ in ensemble_shifts(local_ensemble)[:: 2 if local_ensemble else 1]:
+        shifted = (centres + (v / n_lr + eps)).clamp(-1 + 1e-6, 1 - 1e-6)
+        idx = nearest_code_index(shifted, n_lr)
+        lo, hi = min(lo, int(idx.min())), max(hi, int(idx.max()))
+    return lo, hi
+
+
+def _axis_spans(n_out: int, n_lr: int, tile: int, halo: int, local_ensemble: bool) -> list[_AxisSpan]:
+    """Split one axis into tiles of ``tile`` LR cells and the output indices that fall in each."""
+    # Output pixel i's centre lies in LR cell floor((2i + 1) * n_lr / (2 n_out)).
+    owner = (2 * torch.arange(n_out, dtype=torch.int64) + 1) * n_lr // (2 * n_out)
+    spans = []
+    for lr0 in range(0, n_lr, tile):
+        members = torch.nonzero((owner >= lr0) & (owner < lr0 + tile)).flatten()
+        if members.numel() == 0:
+            continue
+        out0, out1 = int(members[0]), int(members[-1]) + 1
+        lo, hi = _code_span(n_out, n_lr, out0, out1, local_ensemble)
+        spans.append(_AxisSpan(out0, out1, max(0, lo - halo), min(n_lr, hi + 1 + halo)))
+    return spans
+
+
+def _decode_tile(
+    model: LIIF,
+    grid: LatentGrid,
+    out_size: tuple[int, int],
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    chunk: int,
+    sink: BlockSink,
+) -> None:
+    """Query every output pixel of a tile in blocks of about ``chunk`` pixels, into ``sink``."""
+    out_h, out_w = out_size
+    device = grid.table.device
+    ys_all = axis_centres(out_h).to(device)
+    xs_all = axis_centres(out_w).to(device)
+    block_w = min(cols[1] - cols[0], chunk)
+    block_h = max(1, chunk // block_w)
+    for top in range(rows[0], rows[1], block_h):
+        bottom = min(rows[1], top + block_h)
+        for left in range(cols[0], cols[1], block_w):
+            right = min(cols[1], left + block_w)
+            rgb = model.query_grid(
+                grid, ys_all[top:bottom], xs_all[left:right], cell=(2 / out_h, 2 / out_w)
+            )
+            sink(top, left, rgb.permute(2, 0, 1).cpu())
+
+
+@torch.no_grad()
+def render(
+    model: LIIF,
+    img: torch.Tensor,
+    out_size: tuple[int, int],
+    sink: BlockSink,
+    settings: TileSettings = TileSettings(),
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Upscale ``img`` ``(3, h, w)`` in [0, 1] to ``out_size`` (H, W), block by block into ``sink``.
+
+    ``progress`` is called with the number of output pixels finished after each tile.
+    """
+    device = next(model.parameters()).device
+    _, h, w = img.shape
+    halo = model.halo
+    ensemble = model.config.local_ensemble
+    row_spans = _axis_spans(out_size[0], h, settings.tile, halo, ensemble)
+    col_spans = _axis_spans(out_size[1], w, settings.tile, halo, ensemble)
+    for rs in row_spans:
+        for cs in col_spans:
+            crop = img[:, rs.crop0 : rs.crop1, cs.crop0 : cs.crop1].unsqueeze(0).to(device)
+            feat = model.gen_feat(crop)
+            grid = LatentGrid(
+                table=model.latent_table(feat),
+                crop_size=(feat.shape[-2], feat.shape[-1]),
+                origin=(rs.crop0, cs.crop0),
+                full_size=(h, w),
+            )
+            _decode_tile(
+                model, grid, out_size, (rs.out0, rs.out1), (cs.out0, cs.out1), settings.chunk, sink
+            )
+            if progress is not None:
+                progress((rs.out1 - rs.out0) * (cs.out1 - cs.out0))
+
+
+def upscale_tensor(
+    model: LIIF,
+    img: torch.Tensor,
+    out_size: tuple[int, int],
+    settings: TileSettings = TileSettings(),
+) -> torch.Tensor:
+    """Upscale ``img`` ``(3, h, w)`` to a float tensor ``(3, H, W)`` (unclamped)."""
+    out = torch.empty(3, *out_size)
+
+    def write(top: int, left: int, block: torch.Tensor) -> None:
+        out[:, top : top + block.shape[1], left : left + block.shape[2]] = block
+
+    render(model, img, out_size, write, settings)
+    return out
+
+
+def iter_tiles(n_out: int, n_lr: int, tile: int, halo: int) -> Iterator[tuple[int, int, int, int]]:
+    """(out0, out1, crop0, crop1) of each tile along one axis; for tests and diagnostics."""
+    for span in _axis_spans(n_out, n_lr, tile, halo, local_ensemble=True):
+        yield span.out0, span.out1, span.crop0, span.crop1

@@ -1,0 +1,243 @@
+"""LIIF: Local Implicit Image Function (Chen, Liu, Wang; arXiv 2012.09161).
+
+The encoder turns the low-resolution image into a grid of latent codes; the decoder predicts the
+RGB value at any continuous coordinate from the (unfolded) codes nearest to it, the relative
+coordinate and the cell size, blending the four nearest codes by the area of the opposite
+rectangles ("local ensemble").
+
+``query_rgb`` is the fast path. The decoder's first layer is linear in the unfolded 3x3
+neighbourhood of a code, so it is computed once per latent code as a 3x3 convolution
+(``latent_table``) and shared by every query that lands on that code, instead of re-building a
+576-wide input per query. ``sr.models.liif_reference`` keeps the literal method for tests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sr.coords import axis_centres
+from sr.models.edsr import EDSREncoder
+from sr.models.mlp import MLP
+
+# The official code nudges the shifted coordinates so ties between two codes break the same way
+# everywhere, and keeps them strictly inside (-1, 1).
+EPS_SHIFT = 1e-6
+AREA_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class LIIFConfig:
+    """Architecture of a LIIF-EDSR model; stored beside the weights so a checkpoint rebuilds it."""
+
+    n_resblocks: int = 16
+    n_feats: int = 64
+    hidden_list: tuple[int, ...] = (256, 256, 256, 256)
+    local_ensemble: bool = True
+    feat_unfold: bool = True
+    cell_decode: bool = True
+
+    def to_json(self) -> str:
+        """Serialise as JSON (``{"name": "liif", "args": {...}}``)."""
+        args = asdict(self)
+        args["hidden_list"] = list(self.hidden_list)
+        return json.dumps({"name": "liif-edsr", "args": args}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LIIFConfig:
+        """Parse what ``to_json`` wrote."""
+        spec = json.loads(text)
+        args = dict(spec["args"])
+        args["hidden_list"] = tuple(args["hidden_list"])
+        return cls(**args)
+
+
+@dataclass
+class LatentGrid:
+    """Per-code first-layer table of a (possibly cropped) latent grid.
+
+    ``table`` is ``(B, crop_h * crop_w, D)``; ``origin`` is the crop's top-left code in the full
+    grid of ``full_size`` codes, which is what coordinates are relative to.
+    """
+
+    table: torch.Tensor
+    crop_size: tuple[int, int]
+    origin: tuple[int, int] = (0, 0)
+    full_size: tuple[int, int] = field(default=(0, 0))
+
+    def __post_init__(self) -> None:
+        if self.full_size == (0, 0):
+            self.full_size = self.crop_size
+
+
+def nearest_code_index(coord: torch.Tensor, size: int) -> torch.Tensor:
+    """Index of the nearest of ``size`` cell centres for each coordinate in ``coord`` (any shape).
+
+    Uses ``grid_sample(mode="nearest")`` on a map of indices, so ties round exactly as the
+    reference's ``grid_sample`` on the feature map does.
+    """
+    index_map = torch.arange(size, dtype=torch.float32, device=coord.device).view(1, 1, size, 1)
+    flat = coord.reshape(1, 1, -1, 1).float()
+    grid = torch.cat([torch.zeros_like(flat), flat], dim=-1)  # grid_sample wants (x, y)
+    picked = F.grid_sample(index_map, grid, mode="nearest", align_corners=False)
+    return picked.view(coord.shape).long()
+
+
+def ensemble_shifts(local_ensemble: bool) -> list[tuple[int, int]]:
+    """The (vy, vx) neighbour offsets decoded for every query."""
+    if local_ensemble:
+        return [(-1, -1), (-1, 1), (1, -1), (1, 1)]
+    return [(0, 0)]
+
+
+class LIIF(nn.Module):
+    """EDSR-baseline encoder + MLP decoder. Images in and out are on the [0, 1] scale."""
+
+    def __init__(self, config: LIIFConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or LIIFConfig()
+        cfg = self.config
+        self.encoder = EDSREncoder(n_resblocks=cfg.n_resblocks, n_feats=cfg.n_feats)
+        feat_dim = cfg.n_feats * (9 if cfg.feat_unfold else 1)
+        in_dim = feat_dim + 2 + (2 if cfg.cell_decode else 0)
+        self.imnet = MLP(in_dim, 3, cfg.hidden_list)
+
+    @property
+    def halo(self) -> int:
+        """Input pixels around a code that its first-layer table entry depends on."""
+        return self.encoder.receptive_radius + (1 if self.config.feat_unfold else 0)
+
+    def gen_feat(self, img: torch.Tensor) -> torch.Tensor:
+        """Latent codes ``(B, C, h, w)`` of images ``(B, 3, h, w)`` in [0, 1]."""
+        return self.encoder((img - 0.5) / 0.5)
+
+    def latent_table(self, feat: torch.Tensor) -> torch.Tensor:
+        """First decoder layer's feature term (+ bias) for every code: ``(B, h*w, D)``."""
+        first = self.imnet.linears[0]
+        n_feat_in = feat.shape[1] * (9 if self.config.feat_unfold else 1)
+        weight = first.weight[:, :n_feat_in]
+        if self.config.feat_unfold:
+            # F.unfold orders the 9C inputs channel-major (c, ky, kx): exactly a 3x3 kernel layout.
+            kernel = weight.reshape(weight.shape[0], feat.shape[1], 3, 3)
+            table = F.conv2d(feat, kernel, first.bias, padding=1)
+        else:
+            table = F.conv2d(feat, weight[:, :, None, None], first.bias)
+        return table.flatten(2).transpose(1, 2).contiguous()
+
+    def latent_grid(self, feat: torch.Tensor) -> LatentGrid:
+        """The whole (uncropped) latent grid of ``feat``."""
+        return LatentGrid(self.latent_table(feat), crop_size=(feat.shape[-2], feat.shape[-1]))
+
+    def query_rgb(self, grid: LatentGrid, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        """RGB ``(B, N, 3)`` at coordinates ``(B, N, 2)`` with cells ``(B, N, 2)``."""
+        cfg = self.config
+        linears = self.imnet.linears
+        first = linears[0]
+        n_feat_in = first.weight.shape[1] - 2 - (2 if cfg.cell_decode else 0)
+        w_coord = first.weight[:, n_feat_in : n_feat_in + 2]
+        h, w = grid.full_size
+        crop_h, crop_w = grid.crop_size
+        batch, n_query = coord.shape[:2]
+        size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
+        centres_y = axis_centres(h).to(coord.device)
+        centres_x = axis_centres(w).to(coord.device)
+        eps = EPS_SHIFT if cfg.local_ensemble else 0.0
+
+        hidden, areas = [], []
+        batch_offset = (torch.arange(batch, device=coord.device) * (crop_h * crop_w)).view(batch, 1)
+        table = grid.table.reshape(batch * crop_h * crop_w, -1)
+        for vy, vx in ensemble_shifts(cfg.local_ensemble):
+            shifted = coord.clone()
+            shifted[:, :, 0] += vy / h + eps
+            shifted[:, :, 1] += vx / w + eps
+            shifted.clamp_(-1 + 1e-6, 1 - 1e-6)
+            iy = nearest_code_index(shifted[:, :, 0], h)
+            ix = nearest_code_index(shifted[:, :, 1], w)
+            rel = coord - torch.stack([centres_y[iy], centres_x[ix]], dim=-1)
+            rel = rel * size
+            local = (iy - grid.origin[0]) * crop_w + (ix - grid.origin[1]) + batch_offset
+            h1 = table.index_select(0, local.reshape(-1)).view(batch, n_query, -1)
+            h1 = torch.baddbmm(h1, rel, w_coord.t().expand(batch, 2, -1))
+            if cfg.cell_decode:
+                w_cell = first.weight[:, n_feat_in + 2 : n_feat_in + 4]
+                h1 = torch.baddbmm(h1, cell * size, w_cell.t().expand(batch, 2, -1))
+            hidden.append(h1)
+            areas.append(torch.abs(rel[:, :, 0] * rel[:, :, 1]) + AREA_EPS)
+
+        preds = self._decode_first_layer(torch.stack(hidden, dim=0))  # (S, B, N, 3)
+        return _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
+
+    def query_grid(
+        self, grid: LatentGrid, ys: torch.Tensor, xs: torch.Tensor, cell: tuple[float, float]
+    ) -> torch.Tensor:
+        """RGB ``(R, C, 3)`` on the grid of row coordinates ``ys`` ``(R,)`` x column ``xs`` ``(C,)``.
+
+        Same result as ``query_rgb`` on the meshgrid (batch 1), but codes, relative coordinates
+        and the first layer's coordinate term are found once per row and once per column.
+        """
+        cfg = self.config
+        first = self.imnet.linears[0]
+        n_feat_in = first.weight.shape[1] - 2 - (2 if cfg.cell_decode else 0)
+        w_coord = first.weight[:, n_feat_in : n_feat_in + 2]
+        h, w = grid.full_size
+        crop_w = grid.crop_size[1]
+        row_bias = 0.0
+        if cfg.cell_decode:
+            w_cell = first.weight[:, n_feat_in + 2 : n_feat_in + 4]
+            rel_cell = torch.tensor([cell[0] * h, cell[1] * w], dtype=ys.dtype, device=ys.device)
+            row_bias = w_cell @ rel_cell
+        rows = _axis_codes(ys, h, cfg.local_ensemble)
+        cols = _axis_codes(xs, w, cfg.local_ensemble)
+        hidden, areas = [], []
+        for vy, vx in ensemble_shifts(cfg.local_ensemble):
+            iy, rel_y = rows[vy]
+            ix, rel_x = cols[vx]
+            local = (iy - grid.origin[0]).unsqueeze(1) * crop_w + (ix - grid.origin[1]).unsqueeze(0)
+            h1 = grid.table[0].index_select(0, local.reshape(-1)).view(len(ys), len(xs), -1)
+            h1 += (rel_y.unsqueeze(1) * w_coord[:, 0] + row_bias).unsqueeze(1)
+            h1 += (rel_x.unsqueeze(1) * w_coord[:, 1]).unsqueeze(0)
+            hidden.append(h1)
+            areas.append(torch.abs(rel_y.unsqueeze(1) * rel_x.unsqueeze(0)) + AREA_EPS)
+        preds = self._decode_first_layer(torch.stack(hidden, dim=0))  # (S, R, C, 3)
+        return _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
+
+    def _decode_first_layer(self, h1: torch.Tensor) -> torch.Tensor:
+        """Finish the MLP from first-layer pre-activations ``(..., D)``: ``(..., 3)``."""
+        linears = self.imnet.linears
+        x = torch.relu_(h1)
+        for layer in linears[1:-1]:
+            x = torch.relu_(F.linear(x, layer.weight, layer.bias))
+        return F.linear(x, linears[-1].weight, linears[-1].bias)
+
+    def forward(self, img: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        """Encode ``img`` ``(B, 3, h, w)`` and query it: ``(B, N, 3)``."""
+        return self.query_rgb(self.latent_grid(self.gen_feat(img)), coord, cell)
+
+
+def _axis_codes(
+    centres: torch.Tensor, n_codes: int, local_ensemble: bool
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Per offset v: nearest code index and relative coordinate (in code units) along one axis."""
+    eps = EPS_SHIFT if local_ensemble else 0.0
+    code_centres = axis_centres(n_codes).to(centres.device)
+    out = {}
+    for v in (-1, 1) if local_ensemble else (0,):
+        shifted = (centres + (v / n_codes + eps)).clamp_(-1 + 1e-6, 1 - 1e-6)
+        index = nearest_code_index(shifted, n_codes)
+        out[v] = (index, (centres - code_centres[index]) * n_codes)
+    return out
+
+
+def _blend(preds: torch.Tensor, areas: list[torch.Tensor], local_ensemble: bool) -> torch.Tensor:
+    """Weight each code's prediction by the area of the rectangle opposite to it."""
+    total = torch.stack(areas).sum(dim=0)
+    if local_ensemble:
+        areas = [areas[3], areas[2], areas[1], areas[0]]
+    out = 0
+    for pred, area in zip(preds, areas, strict=True):
+        out = out + pred * (area / total).unsqueeze(-1)
+    return out
