@@ -116,18 +116,13 @@ def _decode_sixteen(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray
 
 
 def _decode_eight(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    mode = im.mode
-    if mode == "P":
-        mode = "PA" if "transparency" in im.info else "RGB"
-    if mode == "1":
-        im = im.convert("L")
-    elif mode in ("PA", "RGBa"):
-        im = im.convert("RGBA")
-    elif mode == "La":
-        im = im.convert("LA")
-    elif mode in ("CMYK", "YCbCr", "RGBX", "HSV", "P"):
-        im = im.convert("RGB")
-    elif mode not in ("L", "LA", "RGB", "RGBA"):
+    converts = {"1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB",
+                "CMYK": "RGB", "YCbCr": "RGB", "HSV": "RGB"}  # fmt: skip
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode in converts:
+        im = im.convert(converts[im.mode])
+    elif im.mode not in ("L", "LA", "RGB", "RGBA"):
         raise ImageFileError(f"{path}: unsupported image mode {im.mode}")
     return _split_channels(np.asarray(im), has_alpha=im.mode in ("LA", "RGBA"))
 
@@ -145,11 +140,12 @@ def read_image(path: str | Path) -> ImageData:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
             frames = getattr(im, "n_frames", 1)
+            sixteen = _is_sixteen_bit(im)  # must be asked before load(), which drops the tile info
             im.load()
             icc = im.info.get("icc_profile") or None
             exif = im.getexif()
             orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
-            if _is_sixteen_bit(im):
+            if sixteen:
                 pixels, alpha = _decode_sixteen(path, im)
             else:
                 if im.mode == "CMYK":
@@ -196,6 +192,18 @@ def _png_with_metadata(encoded: bytes, icc: bytes | None, exif: bytes | None) ->
     return encoded[:33] + extra + encoded[33:]
 
 
+def _encode_png_gray_alpha16(stacked: np.ndarray) -> bytes:
+    """16-bit gray+alpha PNG (colour type 4), which neither Pillow nor OpenCV can write."""
+    h, w, _ = stacked.shape
+    rows = np.ascontiguousarray(stacked.astype(">u2")).view(np.uint8).reshape(h, w * 4)
+    raw = np.hstack([np.zeros((h, 1), np.uint8), rows]).tobytes()  # filter type 0 on every row
+    header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(raw, 6)) + _png_chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
 def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
     stacked = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
     if fmt == "TIFF":
@@ -208,8 +216,8 @@ def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
             compression="zlib", extratags=extratags,
         )  # fmt: skip
         return buf.getvalue()
-    if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha; store as RGBA
-        stacked = np.dstack([stacked[:, :, :1]] * 3 + [stacked[:, :, 1:]])
+    if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha
+        return _png_with_metadata(_encode_png_gray_alpha16(stacked), image.icc_profile, image.exif)
     if stacked.shape[2] >= 3:
         code = cv2.COLOR_RGBA2BGRA if stacked.shape[2] == 4 else cv2.COLOR_RGB2BGR
         stacked = cv2.cvtColor(stacked, code)

@@ -1,0 +1,90 @@
+"""Fast LIIF decoding vs the literal reference, side by side on the same inputs.
+
+For x2, x4 and x8 it upscales the same image with (a) ``sr``'s tiled fast path and (b) the
+straightforward paper method (``reference_batched_predict``: whole feature map unfolded, a 580-wide
+MLP input per query and neighbour, 30000-query chunks as in the official evaluation). Each run is a
+fresh subprocess so its peak RSS is its own. Prints output megapixels/s, peak RSS, the speed-up and
+the largest difference between the two outputs.
+
+    .venv/bin/python benchmarks/sr_speed.py [--out-side 512] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+WORKER = r"""
+import json, resource, sys, time
+import numpy as np, torch
+from PIL import Image
+import skimage.data
+from sr.coords import make_cell, make_coord
+from sr.inference import upscale_tensor
+from sr.models.liif_reference import reference_batched_predict
+from sr.weights import load_model
+
+method, scale, out_side, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+side = out_side // scale
+img = Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.BICUBIC)
+x = torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
+model = load_model("official")
+base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out_hw = (out_side, out_side)
+
+def run():
+    if method == "fast":
+        return upscale_tensor(model, x, out_hw)
+    coord = make_coord(out_hw).unsqueeze(0)
+    cell = make_cell(out_hw, coord.shape[1]).unsqueeze(0)
+    return reference_batched_predict(model, x.unsqueeze(0), coord, cell)[0].t().reshape(3, *out_hw)
+
+best = float("inf")
+for _ in range(repeats):
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = run()
+    best = min(best, time.perf_counter() - start)
+torch.save(out, sys.argv[5])
+print(json.dumps({"seconds": best, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "base_rss_mb": base_rss / 1024, "threads": torch.get_num_threads()}))
+"""
+
+
+def measure(method: str, scale: int, out_side: int, repeats: int, out_file: str) -> dict:
+    """Run one configuration in a fresh interpreter and return its timings."""
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER, method, str(scale), str(out_side), str(repeats), out_file],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-side", type=int, default=512, help="output is out-side x out-side")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N runs per configuration")
+    parser.add_argument("--scales", default="2,4,8")
+    args = parser.parse_args()
+    import torch
+
+    mp = args.out_side**2 / 1e6
+    print(f"output {args.out_side}x{args.out_side} ({mp:.2f} MP); best of {args.repeats}")
+    print(f"{'scale':>5} {'method':>9} {'MP/s':>8} {'seconds':>8} {'peak RSS MB':>12} {'speed-up':>9} {'max |diff|':>11}")
+    for scale in [int(s) for s in args.scales.split(",")]:
+        ref = measure("reference", scale, args.out_side, args.repeats, "/tmp/sr_speed_ref.pt")
+        fast = measure("fast", scale, args.out_side, args.repeats, "/tmp/sr_speed_fast.pt")
+        diff = (torch.load("/tmp/sr_speed_ref.pt") - torch.load("/tmp/sr_speed_fast.pt")).abs().max().item()
+        for name, r in (("reference", ref), ("fast", fast)):
+            ratio = ref["seconds"] / r["seconds"]
+            print(f"x{scale:<4} {name:>9} {mp / r['seconds']:8.3f} {r['seconds']:8.2f} {r['peak_rss_mb']:12.0f} "
+                  f"{ratio:8.2f}x {diff if name == 'fast' else 0:11.2e}")  # fmt: skip
+    print(f"threads: {fast['threads']}; children max RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""``sr upscale`` end to end: sizes, formats, metadata and bad inputs in a batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sr.cli import main
+from sr.image_files import read_image
+from sr.inference import upscale_tensor
+from sr.upscale import Target, UpscaleError, output_size, parse_scale, parse_size
+from tests.sr.helpers import official_model
+
+
+def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random image (noise would make every upscaler look the same)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(max(2, h // 4), max(2, w // 4), 3), dtype=np.uint8)
+    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+def test_output_size__scales_sizes_and_refusals():
+    assert output_size((10, 20), Target(scale=(1.7, 1.7))) == (17, 34)
+    assert output_size((10, 20), Target(scale=(2.0, 3.0))) == (30, 40)
+    assert output_size((10, 20), Target(size=(50, 0))) == (25, 50)
+    assert output_size((10, 20), Target(size=(21, 13))) == (13, 21)
+    with pytest.raises(UpscaleError, match="below 1"):
+        output_size((10, 20), Target(scale=(0.5, 0.5)))
+    with pytest.raises(UpscaleError, match="smaller than the input"):
+        output_size((10, 20), Target(size=(19, 10)))
+    with pytest.raises(UpscaleError, match="exceeds the limit"):
+        output_size((10_000, 10_000), Target(scale=(30.0, 30.0)))
+    assert parse_scale("2x1.5") == (2.0, 1.5) and parse_size("1920x1080") == (1920, 1080)
+    with pytest.raises(UpscaleError):
+        parse_scale("big")
+
+
+def test_upscale__single_file_matches_model_output(tmp_path):
+    arr = _photo(24, 30)
+    Image.fromarray(arr).save(tmp_path / "in.png")
+    assert main(["upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                 "--scale", "2.5", "--quiet"]) == 0  # fmt: skip
+    out = read_image(tmp_path / "out.png")
+    assert out.pixels.shape == (60, 75, 3)
+    expected = upscale_tensor(official_model(), torch.from_numpy(arr).permute(2, 0, 1) / 255, (60, 75))
+    expected = expected.clamp(0, 1).mul(255).round().permute(1, 2, 0).numpy()
+    assert np.abs(out.pixels.astype(float) - expected).max() <= 1
+
+
+def test_upscale__folder_keeps_alpha_gray_and_sixteen_bits(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    rgba = np.dstack([_photo(16, 20), np.tile(np.linspace(0, 255, 20, dtype=np.uint8), (16, 1))])
+    Image.fromarray(rgba, "RGBA").save(src / "rgba.png")
+    Image.fromarray(_photo(16, 20)[:, :, 0], "L").save(src / "gray.png")
+    Image.fromarray((_photo(16, 20)[:, :, 0].astype(np.uint16) * 257)).save(src / "g16.png")
+    Image.fromarray(_photo(16, 20)).save(src / "photo.jpg", quality=95)
+    (src / "notes.txt").write_text("ignored: not an image extension")
+    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--size", "40x32", "--quiet"]) == 0
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["g16.png", "gray.png", "photo.jpg", "rgba.png"]
+    up_rgba = read_image(out / "rgba.png")
+    assert up_rgba.pixels.shape == (32, 40, 3) and up_rgba.alpha.shape == (32, 40)
+    assert up_rgba.alpha[:, 0].mean() < 20 and up_rgba.alpha[:, -1].mean() > 235  # gradient kept
+    assert read_image(out / "gray.png").pixels.shape == (32, 40, 1)
+    g16 = read_image(out / "g16.png")
+    assert g16.bit_depth == 16 and g16.pixels.shape == (32, 40, 1)
+    assert (g16.pixels % 257 != 0).any()  # real 16-bit output, not 8-bit values scaled up
+    assert read_image(out / "photo.jpg").format == "JPEG"
+
+
+def test_upscale__format_option_changes_extension(tmp_path):
+    Image.fromarray(_photo(10, 12)).save(tmp_path / "a.png")
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--scale", "2",
+                 "--format", "webp", "--quiet"]) == 0  # fmt: skip
+    assert read_image(tmp_path / "o" / "a.webp").format == "WEBP"
+
+
+def test_upscale__bad_inputs_reported_batch_goes_on(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_photo(12, 12)).save(src / "good.png")
+    (src / "empty.png").write_bytes(b"")
+    (src / "fake.jpg").write_bytes(b"definitely not a jpeg")
+    good = (src / "good.png").read_bytes()
+    (src / "trunc.png").write_bytes(good[: len(good) // 2])
+    code = main(["upscale", str(src), "-o", str(tmp_path / "out"), "--scale", "2", "--quiet"])
+    assert code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    for name, reason in [("empty.png", "empty"), ("fake.jpg", "not an image"), ("trunc.png", "truncated")]:
+        assert any(name in line and reason in line for line in errors), errors
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
+
+
+def test_upscale__scale_below_one_and_absurd_size_fail_per_file(tmp_path, capsys):
+    Image.fromarray(_photo(12, 12)).save(tmp_path / "a.png")
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
+                 "--scale", "0.5", "--quiet"]) == 1  # fmt: skip
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
+                 "--scale", "30", "--max-pixels", "10000", "--quiet"]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert "a.png" in err and "below 1" in err and "exceeds the limit" in err
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_upscale__missing_weights_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SR_LIIF_WEIGHTS", str(tmp_path / "nothing.safetensors"))
+    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2"]) == 2
+    assert "sr weights fetch" in capsys.readouterr().err
