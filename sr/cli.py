@@ -66,11 +66,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             failures += 1
             bar.update(1)
             continue
+        pixels = tqdm(unit="px", unit_scale=True, leave=False, disable=args.quiet, desc=src.name)
+
+        def started(in_hw: tuple[int, int], out_hw: tuple[int, int], bar_=pixels, name=src.name) -> None:
+            bar_.reset(total=out_hw[0] * out_hw[1])
+            bar.set_postfix_str(f"{name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}")
+
         try:
-            in_hw, out_hw = upscale_file(
-                model, src, dst, target, fmt=fmt, settings=_settings(args), max_pixels=args.max_pixels
-            )
-            bar.set_postfix_str(f"{src.name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}")
+            notes = upscale_file(
+                model, src, dst, target, fmt=fmt, settings=_settings(args), max_pixels=args.max_pixels,
+                progress=pixels.update, on_start=started,
+            )  # fmt: skip
+            for note in notes:
+                tqdm.write(f"note: {note}", file=sys.stderr)
         except (ImageFileError, UpscaleError) as exc:
             message = str(exc)
             tqdm.write(f"error: {message if str(src) in message else f'{src}: {message}'}", file=sys.stderr)
@@ -78,6 +86,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         except MemoryError:
             tqdm.write(f"error: {src}: out of memory (try a smaller --tile or --chunk)", file=sys.stderr)
             failures += 1
+        finally:
+            pixels.close()
         bar.update(1)
     bar.close()
     done = len(plans) - failures

@@ -218,12 +218,36 @@ def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
         return buf.getvalue()
     if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha
         return _png_with_metadata(_encode_png_gray_alpha16(stacked), image.icc_profile, image.exif)
-    if stacked.shape[2] >= 3:
-        code = cv2.COLOR_RGBA2BGRA if stacked.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        stacked = cv2.cvtColor(stacked, code)
-    ok, encoded = cv2.imencode(".png", stacked)
+    return _encode_png_opencv(stacked, image)
+
+
+def _swap_red_blue(array: np.ndarray) -> None:
+    """RGB(A) ↔ BGR(A) in place, a band of rows at a time so no full-size copy is made."""
+    for top in range(0, array.shape[0], 256):
+        band = array[top : top + 256]
+        red = band[..., 0].copy()
+        band[..., 0] = band[..., 2]
+        band[..., 2] = red
+
+
+def _encode_png_opencv(stacked: np.ndarray, image: ImageData) -> bytes:
+    """PNG of 1, 3 or 4 channels via OpenCV, which encodes straight from the array.
+
+    Pillow would first copy a large RGB result into its own 4-bytes-per-pixel buffer; for an
+    8192x8192 upscale that copy alone is 268 MB, so large outputs are written this way.
+    """
+    colour = stacked.shape[2] >= 3
+    if colour and not stacked.flags.writeable:
+        stacked = stacked.copy()
+    if colour:
+        _swap_red_blue(stacked)
+    try:
+        ok, encoded = cv2.imencode(".png", stacked, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    finally:
+        if colour:
+            _swap_red_blue(stacked)
     if not ok:
-        raise ImageFileError("cannot encode 16-bit PNG")
+        raise ImageFileError("cannot encode PNG")
     return _png_with_metadata(encoded.tobytes(), image.icc_profile, image.exif)
 
 
@@ -261,7 +285,13 @@ def write_image(path: str | Path, image: ImageData, fmt: str | None = None) -> P
     if image.bit_depth == 16 and fmt not in SIXTEEN_BIT_FORMATS:
         alpha = to_eight_bit(image.alpha) if image.alpha is not None else None
         image = replace(image, pixels=to_eight_bit(image.pixels), alpha=alpha)
-    data = _encode_sixteen(image, fmt) if image.bit_depth == 16 else _encode_eight(image, fmt)
+    if image.bit_depth == 16:
+        data = _encode_sixteen(image, fmt)
+    elif fmt == "PNG" and (image.pixels.shape[2] == 3 or image.alpha is None):
+        stacked = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
+        data = _encode_png_opencv(stacked, image)
+    else:
+        data = _encode_eight(image, fmt)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)

@@ -171,14 +171,27 @@ def upscale_file(
     settings: TileSettings = TileSettings(),
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Callable[[int], None] | None = None,
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Read, upscale and write one file; returns input and output (height, width)."""
+    on_start: Callable[[tuple[int, int], tuple[int, int]], None] | None = None,
+) -> list[str]:
+    """Read, upscale and write one file; returns notes worth telling the user (may be empty).
+
+    ``on_start(in_hw, out_hw)`` is called once the sizes are known, before the work starts.
+    """
     image = read_image(src)
     out_hw = output_size(image.size, target, max_pixels)
     fmt = (fmt or format_for_path(dst) or image.format).upper()
     if fmt not in FORMAT_EXTENSIONS:
         raise ImageFileError(f"{dst}: cannot write format {fmt}")
+    notes = []
+    if image.frames > 1:
+        notes.append(f"{src}: animated ({image.frames} frames); only the first frame is upscaled")
+    if image.alpha is not None and fmt in ("JPEG", "BMP"):
+        notes.append(f"{src}: {fmt} has no alpha channel; transparency is dropped")
+    if image.bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        notes.append(f"{src}: {fmt} is 8-bit only; 16-bit samples are rounded to 8 bits")
+    if on_start is not None:
+        on_start(image.size, out_hw)
     result = upscale_image(model, image, out_hw, settings, progress)
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_image(dst, result, fmt)
-    return image.size, out_hw
+    return notes

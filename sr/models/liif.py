@@ -112,8 +112,13 @@ class LIIF(nn.Module):
         return self.encoder.receptive_radius + (1 if self.config.feat_unfold else 0)
 
     def gen_feat(self, img: torch.Tensor) -> torch.Tensor:
-        """Latent codes ``(B, C, h, w)`` of images ``(B, 3, h, w)`` in [0, 1]."""
-        return self.encoder((img - 0.5) / 0.5)
+        """Latent codes ``(B, C, h, w)`` of images ``(B, 3, h, w)`` in [0, 1].
+
+        The codes come back channels-last: oneDNN's convolutions are faster in that layout, and it
+        lets ``latent_table`` hand out per-code rows without a copy.
+        """
+        x = ((img - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
+        return self.encoder(x)
 
     def latent_table(self, feat: torch.Tensor) -> torch.Tensor:
         """First decoder layer's feature term (+ bias) for every code: ``(B, h*w, D)``."""
@@ -126,7 +131,8 @@ class LIIF(nn.Module):
             table = F.conv2d(feat, kernel, first.bias, padding=1)
         else:
             table = F.conv2d(feat, weight[:, :, None, None], first.bias)
-        return table.flatten(2).transpose(1, 2).contiguous()
+        # (B, D, h, w) → (B, h*w, D): a view when the conv output is channels-last.
+        return table.permute(0, 2, 3, 1).reshape(table.shape[0], -1, table.shape[1])
 
     def latent_grid(self, feat: torch.Tensor) -> LatentGrid:
         """The whole (uncropped) latent grid of ``feat``."""

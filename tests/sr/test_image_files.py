@@ -160,3 +160,11 @@ def test_read_image__decompression_bomb_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageFileError, match="decompression bomb"):
         read_image(tmp_path / "big.png")
+
+
+def test_write_image__png_leaves_caller_pixels_untouched(tmp_path):
+    arr = np.random.default_rng(0).integers(0, 256, size=(300, 7, 3), dtype=np.uint8)
+    img = read_image(_write_tmp_png(tmp_path))
+    img.pixels = arr.copy()
+    back = read_image(write_image(tmp_path / "rgb.png", img))
+    assert np.array_equal(img.pixels, arr) and np.array_equal(back.pixels, arr)

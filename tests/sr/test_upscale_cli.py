@@ -111,3 +111,16 @@ def test_upscale__missing_weights_clear_error(tmp_path, capsys, monkeypatch):
     Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
     assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2"]) == 2
     assert "sr weights fetch" in capsys.readouterr().err
+
+
+def test_upscale__animated_and_dropped_alpha_are_noted(tmp_path, capsys):
+    frames = [Image.fromarray(_photo(10, 10, seed=i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:])
+    rgba = np.dstack([_photo(10, 10), np.full((10, 10), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    assert main(["upscale", str(tmp_path / "anim.webp"), str(tmp_path / "rgba.png"), "-o",
+                 str(tmp_path / "out"), "--scale", "2", "--format", "jpeg", "--quiet"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "anim.webp: animated (3 frames); only the first frame" in err
+    assert "rgba.png: JPEG has no alpha channel" in err
+    assert read_image(tmp_path / "out" / "anim.jpg").pixels.shape == (20, 20, 3)
