@@ -27,7 +27,9 @@ MEASURE = (
 
 def peak_rss_mb(cmd: list[str]) -> float:
     """Peak RSS in MB of ``cmd`` (run to completion in its own process)."""
-    out = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True
+    )
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -41,13 +43,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for side in [int(s) for s in args.sides.split(",")]:
             src = Path(tmp) / f"in{side}.png"
-            pixels = np.array(Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.BICUBIC))
+            pixels = np.array(
+                Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.BICUBIC)
+            )
             Image.fromarray(pixels).save(src)
             start = time.perf_counter()
-            rss = peak_rss_mb([sr_bin, "upscale", str(src), "-o", str(Path(tmp) / "out.png"),
-                               "--scale", args.scale, "--quiet"])  # fmt: skip
+            rss = peak_rss_mb(
+                [
+                    sr_bin,
+                    "upscale",
+                    str(src),
+                    "-o",
+                    str(Path(tmp) / "out.png"),
+                    "--scale",
+                    args.scale,
+                    "--quiet",
+                ]
+            )
             out_side = round(side * float(args.scale))
-            print(f"{side:>5}x{side:<5} {out_side:>5}x{out_side:<5} {time.perf_counter() - start:8.1f} {rss:12.0f}")
+            print(
+                f"{side:>5}x{side:<5} {out_side:>5}x{out_side:<5} "
+                f"{time.perf_counter() - start:8.1f} {rss:12.0f}"
+            )
 
 
 if __name__ == "__main__":

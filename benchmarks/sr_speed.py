@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 
 WORKER = r"""
 import json, resource, sys, time
@@ -50,7 +48,8 @@ for _ in range(repeats):
         out = run()
     best = min(best, time.perf_counter() - start)
 torch.save(out, sys.argv[5])
-print(json.dumps({"seconds": best, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": best, "peak_rss_mb": peak,
                   "base_rss_mb": base_rss / 1024, "threads": torch.get_num_threads()}))
 """
 
@@ -59,8 +58,10 @@ def measure(method: str, scale: int, out_side: int, repeats: int, out_file: str)
     """Run one configuration in a fresh interpreter and return its timings."""
     result = subprocess.run(
         [sys.executable, "-c", WORKER, method, str(scale), str(out_side), str(repeats), out_file],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -74,16 +75,27 @@ def main() -> None:
 
     mp = args.out_side**2 / 1e6
     print(f"output {args.out_side}x{args.out_side} ({mp:.2f} MP); best of {args.repeats}")
-    print(f"{'scale':>5} {'method':>9} {'MP/s':>8} {'seconds':>8} {'peak RSS MB':>12} {'speed-up':>9} {'max |diff|':>11}")
+    print(
+        f"{'scale':>5} {'method':>9} {'MP/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
+        f"{'speed-up':>9} {'max |diff|':>11}"
+    )
     for scale in [int(s) for s in args.scales.split(",")]:
         ref = measure("reference", scale, args.out_side, args.repeats, "/tmp/sr_speed_ref.pt")
         fast = measure("fast", scale, args.out_side, args.repeats, "/tmp/sr_speed_fast.pt")
-        diff = (torch.load("/tmp/sr_speed_ref.pt") - torch.load("/tmp/sr_speed_fast.pt")).abs().max().item()
+        diff = (
+            (torch.load("/tmp/sr_speed_ref.pt") - torch.load("/tmp/sr_speed_fast.pt"))
+            .abs()
+            .max()
+            .item()
+        )
         for name, r in (("reference", ref), ("fast", fast)):
             ratio = ref["seconds"] / r["seconds"]
-            print(f"x{scale:<4} {name:>9} {mp / r['seconds']:8.3f} {r['seconds']:8.2f} {r['peak_rss_mb']:12.0f} "
-                  f"{ratio:8.2f}x {diff if name == 'fast' else 0:11.2e}")  # fmt: skip
-    print(f"threads: {fast['threads']}; children max RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
+            print(
+                f"x{scale:<4} {name:>9} {mp / r['seconds']:8.3f} {r['seconds']:8.2f} "
+                f"{r['peak_rss_mb']:12.0f} "
+                f"{ratio:8.2f}x {diff if name == 'fast' else 0:11.2e}"
+            )
+    print(f"torch threads per run: {fast['threads']}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ class BenchmarkPair:
 
 
 def load_rgb(path: Path) -> torch.Tensor:
-    """An image as RGB float ``(3, H, W)`` in [0, 1] (gray is replicated, as the LIIF loader does)."""
+    """An image as RGB float ``(3, H, W)`` in [0, 1]; gray is replicated, as LIIF's loader does."""
     with Image.open(path) as im:
         return transforms.ToTensor()(im.convert("RGB"))
 
@@ -77,7 +77,9 @@ def iter_pairs(set_dir: Path, scale: float, use_lr_files: bool = True) -> Iterat
     """Evaluation pairs of a set at ``scale``; the set's LR files are used for x2/x3/x4."""
     for hr_path in hr_files(set_dir):
         hr = load_rgb(hr_path)
-        lr_path = lr_file(set_dir, hr_path.stem, scale) if use_lr_files and scale in (2, 3, 4) else None
+        lr_path = (
+            lr_file(set_dir, hr_path.stem, scale) if use_lr_files and scale in (2, 3, 4) else None
+        )
         if lr_path is not None:
             lr = load_rgb(lr_path)
             s = int(scale)

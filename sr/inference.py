@@ -39,7 +39,9 @@ class _AxisSpan:
     crop1: int
 
 
-def _code_span(n_out: int, n_lr: int, out0: int, out1: int, local_ensemble: bool) -> tuple[int, int]:
+def _code_span(
+    n_out: int, n_lr: int, out0: int, out1: int, local_ensemble: bool
+) -> tuple[int, int]:
     """Smallest and largest code index touched by output indices [out0, out1) along one axis."""
     centres = axis_centres(n_out)[out0:out1]
     eps = EPS_SHIFT if local_ensemble else 0.0
@@ -51,7 +53,9 @@ def _code_span(n_out: int, n_lr: int, out0: int, out1: int, local_ensemble: bool
     return lo, hi
 
 
-def _axis_spans(n_out: int, n_lr: int, tile: int, halo: int, local_ensemble: bool) -> list[_AxisSpan]:
+def _axis_spans(
+    n_out: int, n_lr: int, tile: int, halo: int, local_ensemble: bool
+) -> list[_AxisSpan]:
     """Split one axis into tiles of ``tile`` LR cells and the output indices that fall in each."""
     # Output pixel i's centre lies in LR cell floor((2i + 1) * n_lr / (2 n_out)).
     owner = (2 * torch.arange(n_out, dtype=torch.int64) + 1) * n_lr // (2 * n_out)

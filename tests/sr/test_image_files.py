@@ -58,8 +58,15 @@ def test_read_image__sixteen_bit_rgba_tiff(tmp_path):
     assert np.array_equal(img.pixels, arr[:, :, :3]) and np.array_equal(img.alpha, arr[:, :, 3])
 
 
-@pytest.mark.parametrize("orientation,op", [(3, lambda a: a[::-1, ::-1]), (6, lambda a: np.rot90(a, -1)),
-                                            (8, lambda a: np.rot90(a, 1)), (2, lambda a: a[:, ::-1])])  # fmt: skip
+@pytest.mark.parametrize(
+    "orientation,op",
+    [
+        (3, lambda a: a[::-1, ::-1]),
+        (6, lambda a: np.rot90(a, -1)),
+        (8, lambda a: np.rot90(a, 1)),
+        (2, lambda a: a[:, ::-1]),
+    ],
+)
 def test_read_image__applies_exif_orientation(tmp_path, orientation, op):
     arr = np.random.default_rng(0).integers(0, 256, size=(4, 7, 3), dtype=np.uint8)
     exif = Image.Exif()
@@ -83,7 +90,9 @@ def test_read_image__palette_and_cmyk_become_rgb(tmp_path):
     assert cmyk.pixels.shape == (3, 4, 3) and cmyk.pixels[..., 0].mean() > 200  # magenta-free → red
 
 
-@pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("JPEG", ".jpg"), ("WEBP", ".webp"), ("TIFF", ".tif")])
+@pytest.mark.parametrize(
+    "fmt,suffix", [("PNG", ".png"), ("JPEG", ".jpg"), ("WEBP", ".webp"), ("TIFF", ".tif")]
+)
 def test_write_image__keeps_icc_and_exif(tmp_path, fmt, suffix):
     arr = np.random.default_rng(0).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
     exif = Image.Exif()

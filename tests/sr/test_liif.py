@@ -73,8 +73,10 @@ def test_query_rgb__gradients_match_reference():
     cell = torch.full((1, 64, 2), 2 / 24)
     target = torch.rand(1, 64, 3)
     grads = []
-    for fn in (lambda f: model.query_rgb(model.latent_grid(f), coord, cell),
-               lambda f: reference_query_rgb(model, f, coord, cell)):  # fmt: skip
+    for fn in (
+        lambda f: model.query_rgb(model.latent_grid(f), coord, cell),
+        lambda f: reference_query_rgb(model, f, coord, cell),
+    ):
         model.zero_grad()
         (fn(model.gen_feat(img)) - target).abs().mean().backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))

@@ -19,8 +19,9 @@ MEASURE = (
 
 def _peak_rss_mb(cmd: list[str]) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    out = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True,
-                         check=True, env=env)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True, env=env
+    )
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -30,8 +31,18 @@ def test_upscale__1024_to_4096_within_1_5_gb(tmp_path):
     small = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
     Image.fromarray(small).resize((1024, 1024), Image.BICUBIC).save(tmp_path / "in.png")
     sr_bin = str(Path(sys.executable).with_name("sr"))
-    peak = _peak_rss_mb([sr_bin, "upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
-                         "--scale", "4", "--quiet"])  # fmt: skip
+    peak = _peak_rss_mb(
+        [
+            sr_bin,
+            "upscale",
+            str(tmp_path / "in.png"),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--scale",
+            "4",
+            "--quiet",
+        ]
+    )
     with Image.open(tmp_path / "out.png") as out:
         assert out.size == (4096, 4096)
     assert peak <= 1536, f"peak RSS {peak:.0f} MB"

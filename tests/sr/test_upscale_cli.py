@@ -40,11 +40,25 @@ def test_output_size__scales_sizes_and_refusals():
 def test_upscale__single_file_matches_model_output(tmp_path):
     arr = _photo(24, 30)
     Image.fromarray(arr).save(tmp_path / "in.png")
-    assert main(["upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
-                 "--scale", "2.5", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "in.png"),
+                "-o",
+                str(tmp_path / "out.png"),
+                "--scale",
+                "2.5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = read_image(tmp_path / "out.png")
     assert out.pixels.shape == (60, 75, 3)
-    expected = upscale_tensor(official_model(), torch.from_numpy(arr).permute(2, 0, 1) / 255, (60, 75))
+    expected = upscale_tensor(
+        official_model(), torch.from_numpy(arr).permute(2, 0, 1) / 255, (60, 75)
+    )
     expected = expected.clamp(0, 1).mul(255).round().permute(1, 2, 0).numpy()
     assert np.abs(out.pixels.astype(float) - expected).max() <= 1
 
@@ -55,10 +69,12 @@ def test_upscale__folder_keeps_alpha_gray_and_sixteen_bits(tmp_path):
     rgba = np.dstack([_photo(16, 20), np.tile(np.linspace(0, 255, 20, dtype=np.uint8), (16, 1))])
     Image.fromarray(rgba, "RGBA").save(src / "rgba.png")
     Image.fromarray(_photo(16, 20)[:, :, 0], "L").save(src / "gray.png")
-    Image.fromarray((_photo(16, 20)[:, :, 0].astype(np.uint16) * 257)).save(src / "g16.png")
+    Image.fromarray(_photo(16, 20)[:, :, 0].astype(np.uint16) * 257).save(src / "g16.png")
     Image.fromarray(_photo(16, 20)).save(src / "photo.jpg", quality=95)
     (src / "notes.txt").write_text("ignored: not an image extension")
-    assert main(["upscale", str(src), "-o", str(tmp_path / "out"), "--size", "40x32", "--quiet"]) == 0
+    assert (
+        main(["upscale", str(src), "-o", str(tmp_path / "out"), "--size", "40x32", "--quiet"]) == 0
+    )
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == ["g16.png", "gray.png", "photo.jpg", "rgba.png"]
     up_rgba = read_image(out / "rgba.png")
@@ -73,8 +89,22 @@ def test_upscale__folder_keeps_alpha_gray_and_sixteen_bits(tmp_path):
 
 def test_upscale__format_option_changes_extension(tmp_path):
     Image.fromarray(_photo(10, 12)).save(tmp_path / "a.png")
-    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--scale", "2",
-                 "--format", "webp", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "a.png"),
+                "-o",
+                str(tmp_path / "o"),
+                "--scale",
+                "2",
+                "--format",
+                "webp",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert read_image(tmp_path / "o" / "a.webp").format == "WEBP"
 
 
@@ -90,17 +120,47 @@ def test_upscale__bad_inputs_reported_batch_goes_on(tmp_path, capsys):
     assert code == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 3
-    for name, reason in [("empty.png", "empty"), ("fake.jpg", "not an image"), ("trunc.png", "truncated")]:
+    for name, reason in [
+        ("empty.png", "empty"),
+        ("fake.jpg", "not an image"),
+        ("trunc.png", "truncated"),
+    ]:
         assert any(name in line and reason in line for line in errors), errors
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
 
 
 def test_upscale__scale_below_one_and_absurd_size_fail_per_file(tmp_path, capsys):
     Image.fromarray(_photo(12, 12)).save(tmp_path / "a.png")
-    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
-                 "--scale", "0.5", "--quiet"]) == 1  # fmt: skip
-    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"),
-                 "--scale", "30", "--max-pixels", "10000", "--quiet"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "a.png"),
+                "-o",
+                str(tmp_path / "b.png"),
+                "--scale",
+                "0.5",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "a.png"),
+                "-o",
+                str(tmp_path / "b.png"),
+                "--scale",
+                "30",
+                "--max-pixels",
+                "10000",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "a.png" in err and "below 1" in err and "exceeds the limit" in err
     assert not (tmp_path / "b.png").exists()
@@ -109,7 +169,10 @@ def test_upscale__scale_below_one_and_absurd_size_fail_per_file(tmp_path, capsys
 def test_upscale__missing_weights_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SR_LIIF_WEIGHTS", str(tmp_path / "nothing.safetensors"))
     Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
-    assert main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2"]) == 2
+    assert (
+        main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2"])
+        == 2
+    )
     assert "sr weights fetch" in capsys.readouterr().err
 
 
@@ -118,8 +181,23 @@ def test_upscale__animated_and_dropped_alpha_are_noted(tmp_path, capsys):
     frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:])
     rgba = np.dstack([_photo(10, 10), np.full((10, 10), 128, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
-    assert main(["upscale", str(tmp_path / "anim.webp"), str(tmp_path / "rgba.png"), "-o",
-                 str(tmp_path / "out"), "--scale", "2", "--format", "jpeg", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "anim.webp"),
+                str(tmp_path / "rgba.png"),
+                "-o",
+                str(tmp_path / "out"),
+                "--scale",
+                "2",
+                "--format",
+                "jpeg",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "anim.webp: animated (3 frames); only the first frame" in err
     assert "rgba.png: JPEG has no alpha channel" in err
