@@ -24,6 +24,8 @@ demo: install weights
 	@echo "Upscaled: $(DEMO)/astronaut.png -> $(DEMO)/astronaut_x3.7.png"
 
 test: install weights
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 test-slow: install weights

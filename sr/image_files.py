@@ -197,14 +197,20 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _png_with_metadata(encoded: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
+Encoded = list[bytes | memoryview]  # pieces written one after another (no concatenated copy)
+
+
+def _png_with_metadata(
+    encoded: bytes | memoryview, icc: bytes | None, exif: bytes | None
+) -> Encoded:
     """Insert iCCP/eXIf chunks right after IHDR (PNG signature 8 bytes + IHDR 25 bytes)."""
     extra = b""
     if icc:
         extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc))
     if exif:
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-    return encoded[:33] + extra + encoded[33:]
+    view = memoryview(encoded)
+    return [view[:33], extra, view[33:]]
 
 
 def _encode_png_gray_alpha16(stacked: np.ndarray) -> bytes:
@@ -221,7 +227,7 @@ def _encode_png_gray_alpha16(stacked: np.ndarray) -> bytes:
     )
 
 
-def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
+def _encode_sixteen(image: ImageData, fmt: str) -> Encoded:
     stacked = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
     if fmt == "TIFF":
         photometric = "minisblack" if image.pixels.shape[2] == 1 else "rgb"
@@ -239,7 +245,7 @@ def _encode_sixteen(image: ImageData, fmt: str) -> bytes:
             compression="zlib",
             extratags=extratags,
         )
-        return buf.getvalue()
+        return [buf.getbuffer()]
     if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha
         return _png_with_metadata(_encode_png_gray_alpha16(stacked), image.icc_profile, image.exif)
     return _encode_png_opencv(stacked, image)
@@ -254,7 +260,7 @@ def _swap_red_blue(array: np.ndarray) -> None:
         band[..., 2] = red
 
 
-def _encode_png_opencv(stacked: np.ndarray, image: ImageData) -> bytes:
+def _encode_png_opencv(stacked: np.ndarray, image: ImageData) -> Encoded:
     """PNG of 1, 3 or 4 channels via OpenCV, which encodes straight from the array.
 
     Pillow would first copy a large RGB result into its own 4-bytes-per-pixel buffer; for an
@@ -272,10 +278,10 @@ def _encode_png_opencv(stacked: np.ndarray, image: ImageData) -> bytes:
             _swap_red_blue(stacked)
     if not ok:
         raise ImageFileError("cannot encode PNG")
-    return _png_with_metadata(encoded.tobytes(), image.icc_profile, image.exif)
+    return _png_with_metadata(encoded.data, image.icc_profile, image.exif)
 
 
-def _encode_eight(image: ImageData, fmt: str) -> bytes:
+def _encode_eight(image: ImageData, fmt: str) -> Encoded:
     pixels, alpha = image.pixels, image.alpha
     if fmt in ("JPEG", "BMP") and alpha is not None:
         alpha = None  # neither format stores alpha (cli warns before writing)
@@ -297,7 +303,7 @@ def _encode_eight(image: ImageData, fmt: str) -> bytes:
         options.update(compression="tiff_adobe_deflate")
     buf = io.BytesIO()
     im.save(buf, format=fmt, **options)
-    return buf.getvalue()
+    return [buf.getbuffer()]
 
 
 def write_image(path: str | Path, image: ImageData, fmt: str | None = None) -> Path:
@@ -317,6 +323,8 @@ def write_image(path: str | Path, image: ImageData, fmt: str | None = None) -> P
     else:
         data = _encode_eight(image, fmt)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as fh:
+        for piece in data:
+            fh.write(piece)
     tmp.replace(path)
     return path
