@@ -1,0 +1,1 @@
+"""The Streamlit studio: one module per page; ``app.py`` only wires them into a navigation."""

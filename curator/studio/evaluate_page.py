@@ -1,0 +1,122 @@
+"""Evaluate page: PSNR of chosen checkpoints on chosen benchmark sets and scales."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from curator.studio.feedback import show_error
+from curator.studio.models import OFFICIAL, cached_model, model_choices, model_label
+from curator.studio.state import benchmarks_root
+from sr.evaluate import evaluate_set
+
+
+def benchmark_sets(root: Path) -> list[str]:
+    """Names of the sets under ``root`` in the EDSR layout (a folder with ``HR/``)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "HR").is_dir())
+
+
+def parse_scales(text: str) -> list[float]:
+    """``"2, 3 4.5"`` → [2.0, 3.0, 4.5]; raises ValueError naming the bad entry."""
+    scales = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise ValueError(f"invalid scale {part!r} (use numbers ≥ 1, e.g. 2, 3, 4)") from None
+        if value < 1:
+            raise ValueError(f"scale {value:g} is below 1")
+        scales.append(value)
+    if not scales:
+        raise ValueError("give at least one scale")
+    return scales
+
+
+def _checkpoints() -> list[str]:
+    chosen = st.multiselect("Checkpoints", model_choices(), default=[OFFICIAL], key="eval_models")
+    extra = st.text_area(
+        "More checkpoints (one .safetensors file or run folder per line)", key="eval_extra"
+    )
+    return [*chosen, *(line.strip() for line in extra.splitlines() if line.strip())]
+
+
+def run_evaluation(specs: list[str], root: Path, sets: list[str], scales: list[float]) -> list:
+    """Rows (checkpoint, set, scale, psnr, images); a checkpoint that fails is reported, skipped."""
+    rows = []
+    total = len(specs) * len(sets) * len(scales)
+    bar = st.progress(0.0, text="Evaluating…")
+    done = 0
+    for spec in specs:
+        try:
+            model = cached_model(spec)
+        except Exception as exc:  # one bad checkpoint must not hide the others' results
+            show_error(exc)
+            done += len(sets) * len(scales)
+            continue
+        for name in sets:
+            for scale in scales:
+                bar.progress(done / total, text=f"{model_label(spec)} · {name} · ×{scale:g}")
+                result = evaluate_set(model, root / name, scale)
+                rows.append(
+                    {
+                        "checkpoint": model_label(spec),
+                        "weights": spec,
+                        "set": name,
+                        "scale": scale,
+                        "psnr": result.psnr,
+                        "images": result.images,
+                    }
+                )
+                done += 1
+    bar.empty()
+    return rows
+
+
+def show_results(rows: list[dict]) -> None:
+    """Table (sets × scales per checkpoint) and PSNR-vs-scale plot."""
+    frame = pd.DataFrame(rows)
+    table = frame.pivot_table(index=["checkpoint", "set"], columns="scale", values="psnr")
+    table.columns = [f"×{c:g}" for c in table.columns]
+    st.dataframe(table.round(4), key="eval_table")
+    fig = px.line(
+        frame,
+        x="scale",
+        y="psnr",
+        color="checkpoint",
+        line_dash="set",
+        markers=True,
+        labels={"psnr": "PSNR (dB, Y)", "scale": "scale"},
+    )
+    st.plotly_chart(fig, key="eval_plot")
+
+
+def render() -> None:
+    """Draw the Evaluate page."""
+    st.title("Evaluate")
+    st.caption(
+        "PSNR on the Y channel, border of `scale` pixels shaved (the LIIF paper's protocol)."
+    )
+    specs = _checkpoints()
+    root = Path(st.text_input("Benchmark folder", value=str(benchmarks_root()), key="eval_root"))
+    available = benchmark_sets(root)
+    if not available:
+        st.warning(f"{root}: no benchmark sets (folders with HR/) found; set SR_BENCHMARKS.")
+    sets = st.multiselect("Sets", available, default=available[:1], key="eval_sets")
+    try:
+        scales = parse_scales(st.text_input("Scales", value="2, 3, 4", key="eval_scales"))
+    except ValueError as exc:
+        st.error(str(exc))
+        scales = []
+    ready = bool(specs and sets and scales)
+    if st.button("Evaluate", type="primary", key="eval_run", disabled=not ready):
+        st.session_state["eval_results"] = run_evaluation(specs, root, sets, scales)
+    if st.session_state.get("eval_results"):
+        show_results(st.session_state["eval_results"])

@@ -1,0 +1,62 @@
+"""Session state defaults and the currently open workspace."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+WORKSPACE_ENV = "CURATOR_WORKSPACE"
+BENCHMARKS_ENV = "SR_BENCHMARKS"
+DEFAULT_BENCHMARKS = Path("/work/shared/benchmarks")
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "workspace_path": os.environ.get(WORKSPACE_ENV, ""),
+        "map_selection": [],  # image ids selected on the map
+        "map_last_event": None,  # last chart selection seen, so a rerun does not reapply it
+        "upscale_result": None,
+        "eval_results": None,
+    }
+
+
+def init_state() -> None:
+    """Fill missing session keys once per session (never overwrites what the user set)."""
+    for key, value in _defaults().items():
+        if key not in st.session_state:
+            st.session_state[key] = copy.deepcopy(value)
+
+
+def benchmarks_root() -> Path:
+    """Folder holding benchmark sets: ``$SR_BENCHMARKS`` or the shared default."""
+    return Path(os.environ.get(BENCHMARKS_ENV) or DEFAULT_BENCHMARKS)
+
+
+def workspace_root() -> Path | None:
+    """Path of the workspace chosen in this session, if any."""
+    text = str(st.session_state.get("workspace_path") or "").strip()
+    return Path(text).expanduser() if text else None
+
+
+def current_workspace():
+    """The open curator ``Workspace`` or None (with a hint shown) when none is open."""
+    root = workspace_root()
+    if root is None or not root.exists():
+        st.info("Open or create a workspace on the **Workspace** page first.")
+        return None
+    from curator.workspace import open_workspace
+
+    return open_workspace(root)
+
+
+def run_folders(ws_root: Path | None) -> list[Path]:
+    """Training runs of a workspace (folders under ``runs/`` holding a checkpoint)."""
+    if ws_root is None or not (ws_root / "runs").is_dir():
+        return []
+    return sorted(
+        p for p in (ws_root / "runs").iterdir() if any((p / "checkpoints").glob("*.safetensors"))
+    )

@@ -1,0 +1,130 @@
+"""Upscale page: one image, a scale or an exact size, LIIF next to bicubic, download."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from curator.studio.models import cached_model, model_label, pick_model
+from sr.image_files import FORMAT_EXTENSIONS, ImageData, read_image, to_eight_bit, write_image
+from sr.upscale import Target, UpscaleError, output_size, parse_scale, parse_size, upscale_image
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"]
+MIME = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
+
+
+def _source_file(tmp: Path) -> Path | None:
+    """The uploaded file (saved to ``tmp``) or the typed path; None when neither is given."""
+    upload = st.file_uploader("Upload an image", type=UPLOAD_TYPES, key="upscale_upload")
+    typed = st.text_input("…or an image path on this machine", key="upscale_path").strip()
+    if upload is not None:
+        path = tmp / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        return path
+    return Path(typed).expanduser() if typed else None
+
+
+def _target() -> Target | None:
+    """Scale or exact size from the inputs; None (and a message) while the text is invalid."""
+    mode = st.radio("Output", ["Scale", "Exact size"], horizontal=True, key="upscale_mode")
+    try:
+        if mode == "Scale":
+            text = st.text_input("Scale (e.g. 3, 1.7 or 2x1.5)", value="2", key="upscale_scale")
+            return Target(scale=parse_scale(text))
+        text = st.text_input(
+            "Size WxH (0 keeps the aspect ratio)", value="512x0", key="upscale_size"
+        )
+        return Target(size=parse_size(text))
+    except UpscaleError as exc:
+        st.error(str(exc))
+        return None
+
+
+def preview(image: ImageData) -> np.ndarray:
+    """8-bit RGB(A) array for display."""
+    pixels = to_eight_bit(image.pixels) if image.bit_depth == 16 else image.pixels
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return pixels
+
+
+def bicubic(image: ImageData, out_hw: tuple[int, int]) -> np.ndarray:
+    """The bicubic baseline at the same size, 8-bit RGB."""
+    pil = Image.fromarray(preview(image))
+    return np.asarray(pil.resize((out_hw[1], out_hw[0]), Image.BICUBIC))
+
+
+def run_upscale(src: Path, target: Target, spec: str) -> dict:
+    """Upscale ``src`` with the model ``spec``; the result encoded in the input's format."""
+    image = read_image(src)
+    out_hw = output_size(image.size, target)
+    model = cached_model(spec)
+    bar = st.progress(0.0, text=f"Upscaling to {out_hw[1]}×{out_hw[0]}…")
+    done = [0]
+
+    def progress(pixels: int) -> None:
+        done[0] += pixels
+        bar.progress(min(1.0, done[0] / (out_hw[0] * out_hw[1])))
+
+    result = upscale_image(model, image, out_hw, progress=progress)
+    bar.empty()
+    fmt = image.format.upper() if image.format.upper() in FORMAT_EXTENSIONS else "PNG"
+    name = f"{src.stem}_{out_hw[1]}x{out_hw[0]}{FORMAT_EXTENSIONS[fmt]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_image(Path(tmp) / name, result, fmt).read_bytes()
+    return {
+        "name": name,
+        "mime": MIME[fmt],
+        "data": data,
+        "format": fmt,
+        "in_hw": image.size,
+        "out_hw": out_hw,
+        "model": model_label(spec),
+        "liif": preview(result),
+        "bicubic": bicubic(image, out_hw),
+    }
+
+
+def show_result(result: dict) -> None:
+    """Bicubic and LIIF side by side, plus the download button."""
+    (h, w), (oh, ow) = result["in_hw"], result["out_hw"]
+    st.caption(f"{w}×{h} → {ow}×{oh} · model {result['model']} · {result['format']}")
+    left, right = st.columns(2)
+    left.image(result["bicubic"], caption="Bicubic", width="stretch")
+    right.image(result["liif"], caption=f"LIIF ({result['model']})", width="stretch")
+    st.download_button(
+        f"Download {result['name']}",
+        data=result["data"],
+        file_name=result["name"],
+        mime=result["mime"],
+        key="upscale_download",
+    )
+
+
+def render() -> None:
+    """Draw the Upscale page."""
+    st.title("Upscale")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _source_file(Path(tmp))
+        target = _target()
+        spec = pick_model("upscale_model")
+        if st.button(
+            "Upscale", type="primary", key="upscale_run", disabled=src is None or target is None
+        ):
+            if not spec:
+                st.error("Choose a model: `official`, a run folder or a .safetensors file.")
+            else:
+                st.session_state["upscale_result"] = None
+                st.session_state["upscale_result"] = run_upscale(src, target, spec)
+    if st.session_state.get("upscale_result"):
+        show_result(st.session_state["upscale_result"])

@@ -1,0 +1,43 @@
+"""Fixtures for the studio tests: a tiny LIIF checkpoint, tiny images and a tiny benchmark set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr.weights import save_model
+from tests.sr.helpers import tiny_model
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "app.py"
+
+
+def noise_image(path: Path, size: tuple[int, int], seed: int = 0, mode: str = "RGB") -> Path:
+    """A smooth random picture (w, h) saved at ``path``; format from the suffix."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+    image = Image.fromarray(small).resize(size, Image.BICUBIC).convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny LIIF saved as safetensors (what a trained run's checkpoint looks like)."""
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_model(tiny_model(seed=3), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_benchmarks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sets in the EDSR layout with two 24×24 HR images each (LR made on the fly)."""
+    root = tmp_path_factory.mktemp("benchmarks")
+    for set_index, name in enumerate(("SetA", "SetB")):
+        for i in range(2):
+            noise_image(root / name / "HR" / f"img{i}.png", (24, 24), seed=10 * set_index + i)
+    return root

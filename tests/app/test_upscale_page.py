@@ -1,0 +1,92 @@
+"""Upscale page: the result equals the CLI's upscale of the same file, in the input's format."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from sr.image_files import read_image
+from sr.upscale import Target, upscale_file
+from sr.weights import load_model
+from tests.app.conftest import noise_image
+
+
+def _page():
+    from curator.studio.feedback import friendly_errors
+    from curator.studio.state import init_state
+    from curator.studio.upscale_page import render
+
+    init_state()
+    with friendly_errors():
+        render()
+
+
+def _with_custom_weights(at: AppTest, weights) -> AppTest:
+    at.selectbox(key="upscale_model").select("Other file or run folder…").run()
+    at.text_input(key="upscale_model_path").input(str(weights))
+    return at
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_upscale_page__scale_matches_cli_output_and_keeps_format(tmp_path, tiny_weights, suffix):
+    src = noise_image(tmp_path / f"in{suffix}", (20, 14))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    at.text_input(key="upscale_scale").input("2.5")
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and not at.error
+
+    result = at.session_state["upscale_result"]
+    expected = upscale_file(
+        load_model(tiny_weights), src, tmp_path / f"cli{suffix}", Target(scale=(2.5, 2.5))
+    )
+    assert expected == []
+    got = Image.open(io.BytesIO(result["data"]))
+    assert got.format == Image.open(src).format
+    assert got.size == (50, 35)
+    np.testing.assert_array_equal(np.asarray(got), read_image(tmp_path / f"cli{suffix}").pixels)
+    bicubic = np.asarray(Image.open(src).convert("RGB").resize((50, 35), Image.BICUBIC))
+    np.testing.assert_array_equal(result["bicubic"], bicubic)
+    assert result["name"].endswith(suffix)
+
+
+def test_upscale_page__exact_size(tmp_path, tiny_weights):
+    src = noise_image(tmp_path / "in.png", (20, 14))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    at.radio(key="upscale_mode").set_value("Exact size").run()
+    at.text_input(key="upscale_size").input("33x21")
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception
+    assert Image.open(io.BytesIO(at.session_state["upscale_result"]["data"])).size == (33, 21)
+
+
+def test_upscale_page__missing_official_weights_is_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("SR_LIIF_WEIGHTS", str(tmp_path / "missing.safetensors"))
+    src = noise_image(tmp_path / "in.png", (8, 8))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src)).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception
+    assert "sr weights fetch" in at.error[0].value
+    assert at.session_state["upscale_result"] is None
+
+
+def test_upscale_page__bad_scale_and_bad_file_are_messages(tmp_path, tiny_weights):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_scale").input("0.5x").run()
+    assert "invalid scale" in at.error[0].value
+    at.text_input(key="upscale_scale").input("2")
+    at.text_input(key="upscale_path").input(str(bad))
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception
+    assert "broken.png" in at.error[0].value and "not an image" in at.error[0].value
