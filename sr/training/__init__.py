@@ -1,0 +1,1 @@
+"""Training LIIF-EDSR: config, data, sampling, augmentation, samplers, loop, checkpoints."""

@@ -1,0 +1,205 @@
+"""Training configuration: frozen dataclasses with the LIIF paper's recipe as defaults, YAML I/O.
+
+Paper recipe (``train_edsr-baseline-liif.yaml`` of the official release): 48x48 LR patches from
+random HR crops at a scale drawn from U[1, 4], flips and transposition, 2304 query pixels per
+patch, L1 loss, Adam lr 1e-4 halved every 200 epochs of 1000, batch 16, dataset repeated 20 times
+per epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sr.models.liif import LIIFConfig
+
+
+class ConfigError(ValueError):
+    """A config file or value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Patch sampling (the paper's ``sr-implicit-downsampled`` wrapper) and the data split."""
+
+    lr_patch: int = 48
+    scale_min: float = 1.0
+    scale_max: float = 4.0
+    sample_q: int = 2304
+    augment: bool = True  # random flips and transposition
+    repeat: int = 20  # dataset passes per epoch
+    val_fraction: float = 0.1  # plain folders only; an export brings its own split
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam with a step schedule; epochs are passes over ``repeat`` copies of the train split."""
+
+    batch_size: int = 16  # global: split over processes
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_step_epochs: float = 200
+    lr_gamma: float = 0.5
+    epochs: int = 1000
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Variable-batch multi-scale sampler: batch x patch^2 kept about constant (off by default)."""
+
+    enabled: bool = False
+    patch_sizes: tuple[int, ...] = (32, 40, 48, 56, 64)
+    curriculum_steps: int = 0  # 0: no curriculum; else widen sizes and scales over these steps
+    curriculum_start_sizes: int = 1  # how many sizes (nearest to lr_patch) are allowed at step 0
+    curriculum_start_scale_max: float = 2.0
+
+
+@dataclass(frozen=True)
+class DualAugConfig:
+    """Heavy augmentation branch with out-of-distribution rejection (off by default)."""
+
+    enabled: bool = False
+    heavy_fraction: float = 1.0  # share of samples that get a heavy twin
+    ops_per_sample: int = 2
+    strength: float = 1.0  # scales every op's magnitude range
+    lam: float = 3.0  # reject a heavy sample whose loss > mean + lam * std of basic samples
+    ema_decay: float = 0.99
+    warmup_steps: int = 100  # heavy samples are neither used nor judged before this step
+    reject_mode: str = "drop"  # "drop" or "replace" (count the basic twin twice)
+
+
+@dataclass(frozen=True)
+class ValConfig:
+    """Validation PSNR (Y channel, shave = scale) on centre crops of the val split."""
+
+    every: int = 1000
+    scales: tuple[float, ...] = (2.0, 3.0, 4.0, 6.0)
+    crop: int = 240  # HR centre crop side; a multiple of 12 keeps x2, x3, x4, x6 exact
+    max_images: int = 10
+    benchmark: str | None = None  # optional EDSR-layout set, evaluated at the same scales
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs besides the data folder, output folder and device."""
+
+    model: LIIFConfig = field(default_factory=LIIFConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    dualaug: DualAugConfig = field(default_factory=DualAugConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+    init: str = "official"  # "official" fine-tunes from the released weights; "none": scratch
+    seed: int = 0
+    max_steps: int | None = None  # None: the paper's epochs
+    fast_step: bool = True  # per-code first decoder layer; False: the literal paper step
+    checkpoint_every: int = 1000
+    keep_last: int = 3
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.init not in ("official", "none"):
+            raise ConfigError(f"init: expected 'official' or 'none', got {self.init!r}")
+        if self.dualaug.reject_mode not in ("drop", "replace"):
+            raise ConfigError(
+                f"dualaug.reject_mode: expected drop|replace, got {self.dualaug.reject_mode!r}"
+            )
+        if not 1.0 <= self.data.scale_min <= self.data.scale_max:
+            raise ConfigError("data: need 1 <= scale_min <= scale_max")
+
+    def max_patch(self) -> int:
+        """Largest LR patch side any step can ask for."""
+        sizes = self.sampler.patch_sizes if self.sampler.enabled else ()
+        return max((self.data.lr_patch, *sizes))
+
+    def min_image_side(self) -> int:
+        """Images with a side below this cannot give a patch at the maximum scale."""
+        return round(self.max_patch() * self.data.scale_max)
+
+
+def to_dict(config: Any) -> dict:
+    """Plain nested dict (tuples as lists) for YAML."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(config)
+
+
+def from_dict(cls: type, data: dict | None, where: str = "") -> Any:
+    """Build dataclass ``cls`` from a nested dict; unknown keys are an error naming the key."""
+    data = dict(data or {})
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{where}{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        return from_dict(hint, value, where + ".")
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        return _coerce(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(item, v, where) for v in value)
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    if hint is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected int, got {value!r}")
+    return value
+
+
+def load_config(path: Path | None) -> TrainConfig:
+    """The paper defaults, overridden by a YAML file if given."""
+    if path is None:
+        return TrainConfig()
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return from_dict(TrainConfig, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def dump_config(config: TrainConfig) -> str:
+    """YAML text that ``load_config`` reads back to an equal config."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+def with_overrides(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """Replace top-level fields, ignoring ``None`` values (unset CLI flags)."""
+    return dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})

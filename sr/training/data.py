@@ -1,0 +1,110 @@
+"""Finding and loading training images: a ``curator export`` folder or any folder of images.
+
+An export (``OUT/train/metadata.jsonl`` with a ``file_name`` column, ``OUT/validation/...``)
+brings its own train/validation split. A plain folder is split deterministically by a hash of
+each file's relative path (val if the hash falls below ``val_fraction``), so adding images never
+moves existing ones between splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from sr.benchmark_sets import IMAGE_SUFFIXES
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """Image files of the train and validation splits; ``source`` is ``export`` or ``folder``."""
+
+    train: list[Path]
+    val: list[Path]
+    source: str
+
+
+def is_export(root: Path) -> bool:
+    """True for a ``curator export`` folder (``train/metadata.jsonl``)."""
+    return (Path(root) / "train" / "metadata.jsonl").is_file()
+
+
+def _export_split(folder: Path, warn: Warn) -> list[Path]:
+    """Files listed in ``folder/metadata.jsonl``, in file order."""
+    meta = folder / "metadata.jsonl"
+    if not meta.is_file():
+        return []
+    files = []
+    for lineno, line in enumerate(meta.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            name = json.loads(line)["file_name"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            warn(f"{meta}:{lineno}: skipped (no file_name)")
+            continue
+        files.append(folder / name)
+    return files
+
+
+def _val_rank(relative: str) -> float:
+    """A stable number in [0, 1) per file name."""
+    digest = hashlib.sha1(relative.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSplit:
+    """Train/val image files under ``root`` (export split, or a hashed split of a plain folder)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder")
+    if is_export(root):
+        return ImageSplit(
+            _export_split(root / "train", warn), _export_split(root / "validation", warn), "export"
+        )
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    ranks = {p: _val_rank(p.relative_to(root).as_posix()) for p in files}
+    val = {p for p in files if ranks[p] < val_fraction}
+    if not val and val_fraction > 0 and len(files) > 1:
+        val = {min(files, key=ranks.__getitem__)}  # tiny folders still get a validation image
+    return ImageSplit([p for p in files if p not in val], [p for p in files if p in val], "folder")
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """RGB uint8 ``(3, H, W)``: EXIF orientation applied, gray/alpha/16-bit made 8-bit RGB."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im, dtype=np.float64)
+            scale = 65535.0 if arr.max() > 255 else 255.0
+            im = Image.fromarray(np.clip(arr / scale * 255 + 0.5, 0, 255).astype(np.uint8))
+        rgb = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).contiguous()
+
+
+def load_images(paths: list[Path], min_side: int, warn: Warn = print) -> list[torch.Tensor]:
+    """Decode ``paths`` into memory; unreadable or too small files are skipped with a reason."""
+    images = []
+    for path in paths:
+        try:
+            img = read_image(path)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            warn(f"{path}: skipped (cannot read image: {exc})")
+            continue
+        h, w = img.shape[-2:]
+        if min(h, w) < min_side:
+            warn(
+                f"{path}: skipped ({w}x{h} is smaller than {min_side}x{min_side}, "
+                "the HR crop of the largest patch at the maximum scale)"
+            )
+            continue
+        images.append(img)
+    return images
