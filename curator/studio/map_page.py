@@ -1,9 +1,218 @@
-"""Map page."""
+"""Map page: images and prompts on the shared map; select → thumbnails → reject/accept/undo."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+
+from curator.studio.feedback import show_error
+from curator.studio.state import open_current
+
+COLOR_BY = ("source", "round", "status", "prompt")
+STATUS_COLORS = {"pending": "#9aa0a6", "accepted": "#1e8e3e", "rejected": "#d93025"}
+GRID_LIMIT = 60  # thumbnails drawn for a selection; the actions still apply to all of it
+CHART_KEY = "map_chart"
+
+
+def _group(point, color_by: str) -> str:
+    if color_by == "prompt":
+        return f"prompt {point.prompt_id}" if point.prompt_id is not None else "no prompt"
+    return str(getattr(point, color_by))
+
+
+def _flag_names(point) -> set[str]:
+    flags = point.flags or ()
+    return set(flags.keys() if isinstance(flags, dict) else flags)
+
+
+def filter_points(points: Sequence, filters: dict[str, list]) -> list:
+    """Image points whose round/source/status are in the chosen lists and that carry the flag."""
+    flag = filters.get("flag")
+    kept = []
+    for p in points:
+        if p.kind != "image":
+            continue
+        if any(
+            filters.get(f) and getattr(p, f) not in filters[f]
+            for f in ("round", "source", "status")
+        ):
+            continue
+        if flag and flag not in _flag_names(p):
+            continue
+        kept.append(p)
+    return kept
+
+
+def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figure:
+    """One WebGL trace per colour group; ``customdata`` = (id, 1 for a prompt else 0)."""
+    fig = go.Figure()
+    groups: dict[str, list] = {}
+    for p in images:
+        groups.setdefault(_group(p, color_by), []).append(p)
+    for name in sorted(groups, key=lambda g: (len(g), g)):
+        members = groups[name]
+        fig.add_trace(
+            go.Scattergl(
+                x=np.array([p.x for p in members], dtype=np.float32),
+                y=np.array([p.y for p in members], dtype=np.float32),
+                customdata=np.array([[p.id, 0] for p in members], dtype=np.int64),
+                text=[f"{p.source} · round {p.round} · {p.status}" for p in members],
+                mode="markers",
+                name=name,
+                marker={"size": 7, "color": STATUS_COLORS.get(name)}
+                if color_by == "status"
+                else {"size": 7},
+                hovertemplate="image %{customdata[0]}<br>%{text}<extra></extra>",
+            )
+        )
+    if prompts:
+        fig.add_trace(
+            go.Scattergl(
+                x=np.array([p.x for p in prompts], dtype=np.float32),
+                y=np.array([p.y for p in prompts], dtype=np.float32),
+                customdata=np.array([[p.id, 1] for p in prompts], dtype=np.int64),
+                mode="markers",
+                name="prompts",
+                marker={"symbol": "star", "size": 14, "color": "#f9ab00", "line": {"width": 1}},
+                hovertemplate="prompt %{customdata[0]}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=600,
+        dragmode="lasso",
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"title": color_by},
+        uirevision="map",  # keeps zoom and legend state across reruns
+    )
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+    return fig
+
+
+def selected_image_ids(event) -> list[int]:
+    """Image ids in a chart selection event (prompts are not curated, so they are left out)."""
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    ids = set()
+    for point in points:
+        data = point.get("customdata")
+        if data is not None and len(data) == 2 and int(data[1]) == 0:
+            ids.add(int(data[0]))
+    return sorted(ids)
+
+
+def sync_selection(event) -> None:
+    """Take the chart's selection only when it changed (so a set selection survives reruns)."""
+    ids = selected_image_ids(event)
+    if ids != st.session_state["map_last_event"]:
+        st.session_state["map_last_event"] = ids
+        st.session_state["map_selection"] = ids
+
+
+def _act(action: str) -> None:
+    """Button callback: runs before the rerun draws the map, so the map shows the new state."""
+    try:
+        from curator.curation import accept, reject, undo_last
+
+        ws = open_current()
+        ids = list(st.session_state["map_selection"])
+        reason = st.session_state.get("map_reason", "")
+        if action == "reject":
+            n = reject(ws, ids, reason=reason)
+            st.session_state["map_message"] = f"Rejected {n} image(s)."
+        elif action == "accept":
+            n = accept(ws, ids, reason=reason)
+            st.session_state["map_message"] = f"Accepted {n} image(s)."
+        else:
+            undone = undo_last(ws)
+            st.session_state["map_message"] = f"Undone: {undone}" if undone else "Nothing to undo."
+    except Exception as exc:  # a callback's error would otherwise be a trace in the page
+        st.session_state["map_error"] = exc
+
+
+def _filters(points: Sequence) -> dict:
+    images = [p for p in points if p.kind == "image"]
+    cols = st.columns(5)
+    color_by = cols[0].selectbox("Colour by", COLOR_BY, key="map_color_by")
+    filters = {
+        "round": cols[1].multiselect("Round", sorted({p.round for p in images}), key="map_round"),
+        "source": cols[2].multiselect(
+            "Source", sorted({p.source for p in images}), key="map_source"
+        ),
+        "status": cols[3].multiselect(
+            "Status", sorted({p.status for p in images}), key="map_status"
+        ),
+    }
+    flags = sorted(set().union(*(_flag_names(p) for p in images))) if images else []
+    filters["flag"] = cols[4].selectbox("Quality flag", ["(any)", *flags], key="map_flag")
+    if filters["flag"] == "(any)":
+        filters["flag"] = None
+    return {"color_by": color_by, **filters}
+
+
+def selection_panel(ws) -> None:
+    """Thumbnails of the selection and the Reject / Accept / Undo buttons."""
+    from curator.store import thumbnail
+
+    ids = st.session_state["map_selection"]
+    st.subheader(f"Selection: {len(ids)} image(s)")
+    st.text_input("Reason (optional)", key="map_reason")
+    cols = st.columns([1, 1, 1, 5])
+    cols[0].button(
+        "Reject",
+        key="map_reject",
+        on_click=_act,
+        args=("reject",),
+        disabled=not ids,
+        type="primary",
+    )
+    cols[1].button("Accept", key="map_accept", on_click=_act, args=("accept",), disabled=not ids)
+    cols[2].button("Undo", key="map_undo", on_click=_act, args=("undo",))
+    if ids:
+        shown = ids[:GRID_LIMIT]
+        st.image(
+            [str(thumbnail(ws, i)) for i in shown],
+            caption=[f"#{i}" for i in shown],
+            width=112,
+        )
+        if len(ids) > GRID_LIMIT:
+            st.caption(f"Showing {GRID_LIMIT} of {len(ids)}; the buttons act on all of them.")
 
 
 def render() -> None:
     """Draw the Map page."""
+    from curator.shared_map import map_points
+
     st.title("Map")
-    st.info("This page needs the curator package's map API, which has not landed yet.")
+    if err := st.session_state.pop("map_error", None):
+        show_error(err)
+    if msg := st.session_state.pop("map_message", None):
+        st.success(msg)
+    ws = open_current()
+    if ws is None:
+        return
+    points = map_points(ws)
+    if not points:
+        st.info(
+            "No map yet: ingest images, then *Embed new images and update the map* "
+            "on the Workspace page."
+        )
+        return
+    choice = _filters(points)
+    images = filter_points(points, choice)
+    prompts = (
+        [p for p in points if p.kind == "prompt"]
+        if st.toggle("Show prompts", True, key="map_prompts")
+        else []
+    )
+    event = st.plotly_chart(
+        build_figure(images, prompts, choice["color_by"]),
+        key=CHART_KEY,
+        on_select="rerun",
+        selection_mode=("points", "box", "lasso"),
+    )
+    sync_selection(event)
+    st.caption(f"{len(images)} image(s) shown · {len(st.session_state['map_selection'])} selected")
+    selection_panel(ws)

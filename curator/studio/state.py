@@ -18,7 +18,7 @@ def _defaults() -> dict[str, Any]:
     return {
         "workspace_path": os.environ.get(WORKSPACE_ENV, ""),
         "map_selection": [],  # image ids selected on the map
-        "map_last_event": None,  # last chart selection seen, so a rerun does not reapply it
+        "map_last_event": [],  # last chart selection seen, so a rerun does not reapply it
         "upscale_result": None,
         "eval_results": None,
     }
@@ -42,10 +42,17 @@ def workspace_root() -> Path | None:
     return Path(text).expanduser() if text else None
 
 
-def current_workspace():
-    """The open curator ``Workspace`` or None (with a hint shown) when none is open."""
+def set_workspace(root: Path) -> None:
+    """Make ``root`` this session's workspace (a plain key: it outlives page switches)."""
+    st.session_state["workspace_path"] = str(root)
+    st.session_state["map_selection"] = []
+    st.session_state["map_last_event"] = []
+
+
+def open_current():
+    """The open curator ``Workspace``, or None with a hint when none is chosen yet."""
     root = workspace_root()
-    if root is None or not root.exists():
+    if root is None:
         st.info("Open or create a workspace on the **Workspace** page first.")
         return None
     from curator.workspace import open_workspace

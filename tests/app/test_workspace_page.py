@@ -1,0 +1,38 @@
+"""Workspace page: create and open a workspace; counts come from the catalog."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from curator.catalog import summary
+from curator.workspace import open_workspace
+
+
+def _page():
+    from curator.studio.feedback import friendly_errors
+    from curator.studio.state import init_state
+    from curator.studio.workspace_page import render
+
+    init_state()
+    with friendly_errors():
+        render()
+
+
+def test_workspace_page__create_then_counts(tmp_path):
+    root = tmp_path / "ws"
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    at.text_input(key="ws_path_input").input(str(root)).run()
+    at.button(key="ws_create").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["workspace_path"] == str(root)
+    assert summary(open_workspace(root))["total"] == 0
+    assert [m.value for m in at.metric] == ["0", "0", "0", "0"]
+
+
+def test_workspace_page__opening_a_non_workspace_is_a_message(tmp_path):
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    at.text_input(key="ws_path_input").input(str(tmp_path)).run()
+    at.button(key="ws_open").click().run()
+    assert not at.exception
+    assert "not a curator workspace" in at.error[0].value
+    assert at.session_state["workspace_path"] == ""
