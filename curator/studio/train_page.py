@@ -1,9 +1,146 @@
-"""Train page."""
+"""Train page: export the curated set, ``sr train`` in the background, live curves, stop/resume."""
 
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
 import streamlit as st
+
+from curator.studio.feedback import friendly_errors
+from curator.studio.jobs import (
+    current_job,
+    log_tail,
+    start_job,
+    stop_job,
+    trainer_command,
+)
+from curator.studio.state import open_current
+from sr.weights import resolve_weights
+
+REFRESH_S = 3.0
+
+
+def exports(ws_root: Path) -> list[Path]:
+    """Export folders of a workspace (newest first)."""
+    folder = ws_root / "exports"
+    found = (
+        [p for p in folder.glob("*") if (p / "metadata.jsonl").exists()] if folder.is_dir() else []
+    )
+    return sorted(found, reverse=True)
+
+
+def metrics_frame(run_dir: Path) -> pd.DataFrame | None:
+    """The run's CSV logs (``log.csv`` loss, ``val.csv`` PSNR) joined on ``step``; None if empty."""
+    frames = []
+    for path in sorted(Path(run_dir).glob("*.csv")):
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            continue  # being written right now; the next refresh reads it
+        if "step" in frame.columns and len(frame):
+            frames.append(frame.drop_duplicates("step", keep="last").set_index("step"))
+    if not frames:
+        return None
+    return pd.concat(frames, axis=1).sort_index().reset_index()
+
+
+def show_curves(run_dir: Path) -> None:
+    """Loss and validation PSNR against the step, as the run writes them."""
+    frame = metrics_frame(run_dir)
+    if frame is None:
+        st.caption("No metrics yet.")
+        return
+    loss_cols = [c for c in frame.columns if c.lower() == "loss"]
+    psnr_cols = [c for c in frame.columns if "psnr" in c.lower()]
+    left, right = st.columns(2)
+    if loss_cols:
+        data = frame[["step", *loss_cols]].dropna(subset=loss_cols, how="all")
+        left.plotly_chart(
+            px.line(data, x="step", y=loss_cols, title="Training loss"), key="train_loss"
+        )
+    if psnr_cols:
+        data = frame[["step", *psnr_cols]].dropna(subset=psnr_cols, how="all")
+        fig = px.line(data, x="step", y=psnr_cols, markers=True, title="Validation PSNR (dB)")
+        right.plotly_chart(fig, key="train_psnr")
+
+
+def _export_section(ws) -> None:
+    st.subheader("1 · Export the accepted images")
+    val = st.number_input("Validation fraction", 0.0, 0.9, 0.1, 0.05, key="train_val_fraction")
+    if st.button("Export", key="train_export"):
+        from curator.export import export_dataset
+
+        out = ws.root / "exports" / time.strftime("%Y%m%d-%H%M%S")
+        export_dataset(ws, out, val_fraction=val)
+        st.session_state["train_data"] = str(out)
+        st.success(f"Exported to `{out}`.")
+
+
+def _start_section(ws) -> None:
+    st.subheader("2 · Train")
+    found = [str(p) for p in exports(ws.root)]
+    data = st.selectbox("Data (an export folder)", [*found, "Other folder…"], key="train_data_pick")
+    if data == "Other folder…":
+        data = st.text_input("Image folder", key="train_data_path").strip()
+    name = st.text_input("Run name", value=time.strftime("run-%Y%m%d-%H%M%S"), key="train_run_name")
+    init = st.radio(
+        "Start from", ["official", "none"], horizontal=True, key="train_init",
+        format_func=lambda v: "official LIIF weights (fine-tune)" if v == "official" else "scratch",
+    )  # fmt: skip
+    steps = st.number_input("Steps", 1, 10_000_000, 1000, key="train_steps")
+    config = st.text_input("Config YAML (optional)", key="train_config").strip()
+    if st.button("Start training", type="primary", key="train_start", disabled=not data):
+        if init == "official":
+            resolve_weights("official")  # missing weights: a clear message now, not a dead job
+        run_dir = ws.root / "runs" / name
+        args = ["train", "--data", data, "--out", str(run_dir), "--init", init]
+        args += ["--max-steps", str(int(steps))] + (["--config", config] if config else [])
+        start_job(ws.root, run_dir, trainer_command(*args))
+        st.rerun()
+
+
+def _job_section(ws) -> None:
+    job = current_job(ws.root)
+    if job is None:
+        return
+    state = job.state()
+    st.subheader(f"Run `{Path(job.run_dir).name}` · {state}")
+    st.caption(f"pid {job.pid} · `{job.run_dir}` · log `{job.log}`")
+    cols = st.columns([1, 1, 6])
+    if state == "running" and cols[0].button("Stop", key="train_stop"):
+        stop_job(job)
+        st.rerun()
+    resumable = any((Path(job.run_dir) / "checkpoints").glob("*"))
+    if state != "running" and resumable and cols[1].button("Resume", key="train_resume"):
+        start_job(ws.root, Path(job.run_dir), trainer_command("train", "--resume", job.run_dir))
+        st.rerun()
+    # Refresh only while the run is alive: a finished run's page stays still.
+    st.fragment(run_every=REFRESH_S if state == "running" else None)(_live)(ws.root, state)
+
+
+def _live(ws_root: Path, state: str) -> None:
+    """Curves and log tail, refreshed every few seconds without rerunning the whole page."""
+    job = current_job(ws_root)
+    if job is None:
+        return
+    if job.state() != state:
+        st.rerun()  # the run ended (or restarted): redraw the buttons too
+    show_curves(Path(job.run_dir))
+    with st.expander("Log", expanded=state != "running"):
+        st.code(log_tail(job) or "(empty)", language=None)
 
 
 def render() -> None:
     """Draw the Train page."""
     st.title("Train")
-    st.info("This page needs the curator package's train API, which has not landed yet.")
+    ws = open_current()
+    if ws is None:
+        return
+    with friendly_errors():
+        _export_section(ws)
+    with friendly_errors():
+        _start_section(ws)
+    _job_section(ws)

@@ -1,0 +1,149 @@
+"""Read access to the catalog: image records, counts, filters."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from curator.errors import CuratorError
+from curator.workspace import Workspace
+
+SOURCES = ("original", "generated", "augmented")
+STATUSES = ("pending", "accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One row of ``images`` plus its quality flags ``{flag: value}``."""
+
+    id: int
+    content_hash: str
+    store_path: str
+    original_name: str
+    width: int
+    height: int
+    mode: str
+    bit_depth: int
+    has_alpha: bool
+    has_icc: bool
+    format: str
+    source: str
+    round: int
+    parent_id: int | None
+    prompt_id: int | None
+    seed: int | None
+    generator_model: str | None
+    generator_settings: str | None
+    status: str
+    status_reason: str
+    status_time: str | None
+    phash: str | None
+    created_at: str
+    flags: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    flag_details: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _flags_for(
+    conn: sqlite3.Connection, ids: list[int]
+) -> dict[int, tuple[dict[str, float], dict[str, str]]]:
+    out: dict[int, tuple[dict[str, float], dict[str, str]]] = {i: ({}, {}) for i in ids}
+    if not ids:
+        return out
+    rows = conn.execute(
+        "SELECT image_id, flag, value, detail FROM flags ORDER BY image_id, flag"
+        if len(ids) > 500
+        else f"SELECT image_id, flag, value, detail FROM flags WHERE image_id IN "
+        f"({','.join('?' * len(ids))}) ORDER BY image_id, flag",
+        () if len(ids) > 500 else ids,
+    )
+    for row in rows:
+        if row["image_id"] in out:
+            out[row["image_id"]][0][row["flag"]] = row["value"]
+            out[row["image_id"]][1][row["flag"]] = row["detail"]
+    return out
+
+
+def _records(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[ImageRecord]:
+    flags = _flags_for(conn, [r["id"] for r in rows])
+    records = []
+    for row in rows:
+        values = dict(row)
+        values["has_alpha"] = bool(values["has_alpha"])
+        values["has_icc"] = bool(values["has_icc"])
+        records.append(
+            ImageRecord(**values, flags=flags[row["id"]][0], flag_details=flags[row["id"]][1])
+        )
+    return records
+
+
+def list_images(
+    ws: Workspace,
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    round: int | None = None,
+    flag: str | None = None,
+    prompt_id: int | None = None,
+) -> list[ImageRecord]:
+    """Images matching every given filter, by id."""
+    if status is not None and status not in STATUSES:
+        raise CuratorError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
+    if source is not None and source not in SOURCES:
+        raise CuratorError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+    where, args = [], []
+    for column, value in (("status", status), ("source", source), ("round", round)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if prompt_id is not None:
+        where.append("prompt_id = ?")
+        args.append(prompt_id)
+    if flag is not None:
+        where.append("id IN (SELECT image_id FROM flags WHERE flag = ?)")
+        args.append(flag)
+    sql = (
+        "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    )
+    conn = ws.connect()
+    try:
+        return _records(conn, conn.execute(sql, args).fetchall())
+    finally:
+        conn.close()
+
+
+def get_image(ws: Workspace, image_id: int) -> ImageRecord:
+    """One image by id."""
+    conn = ws.connect()
+    try:
+        rows = conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchall()
+        if not rows:
+            raise CuratorError(f"no image with id {image_id}")
+        return _records(conn, rows)[0]
+    finally:
+        conn.close()
+
+
+def summary(ws: Workspace) -> dict[str, Any]:
+    """Counts ``by_status``, ``by_source``, ``by_round`` (string keys), ``by_flag``; ``total``."""
+    conn = ws.connect()
+    try:
+
+        def counts(sql: str) -> dict[str, int]:
+            return {str(key): n for key, n in conn.execute(sql)}
+
+        by_status = {s: 0 for s in STATUSES}
+        by_status.update(counts("SELECT status, COUNT(*) FROM images GROUP BY status"))
+        return {
+            "total": conn.execute("SELECT COUNT(*) FROM images").fetchone()[0],
+            "by_status": by_status,
+            "by_source": counts("SELECT source, COUNT(*) FROM images GROUP BY source"),
+            "by_round": counts("SELECT round, COUNT(*) FROM images GROUP BY round ORDER BY round"),
+            "by_flag": counts("SELECT flag, COUNT(*) FROM flags GROUP BY flag ORDER BY flag"),
+        }
+    finally:
+        conn.close()

@@ -1,0 +1,115 @@
+"""Workspace configuration: frozen dataclasses, read once from the workspace's ``curator.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from curator.errors import CuratorError
+
+CONFIG_NAME = "curator.yaml"
+DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
+FALLBACK_ENCODER = "efficientnet-lite0"
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Validation limits and quality-flag thresholds applied to every new image."""
+
+    max_pixels: int = 200_000_000  # larger images are refused as decompression bombs
+    target_scale: int = 4  # largest SR scale the data is meant for
+    patch_size: int = 48  # LR training patch side: HR must be >= patch_size * target_scale
+    blur_threshold: float = 60.0  # variance of the Laplacian (8-bit gray) below this is "blurry"
+    blocking_threshold: float = 1.35  # 8x8 boundary/interior gradient ratio above this is blocky
+    near_duplicate_bits: int = 4  # 64-bit dHash Hamming distance at or below this
+    near_copy_similarity: float = 0.98  # img2img output this similar to its parent is a near copy
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Which encoder embeds the images (and prompts, when it is CLIP) and how."""
+
+    encoder: str = DEFAULT_CLIP  # "open_clip:MODEL:PRETRAINED" or "efficientnet-lite0"
+    batch_size: int = 16
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """UMAP settings of the shared map and of prompt placement."""
+
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    seed: int = 0
+    prompt_neighbors: int = 8  # images a prompt is placed among
+    prompt_temperature: float = 0.05  # softmax temperature over centred cosine similarities
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Default diffusion settings (sd-turbo: one to four steps, no guidance, usable on a CPU)."""
+
+    model: str = "stabilityai/sd-turbo"
+    steps: int = 2
+    guidance: float = 0.0
+    strength: float = 0.5
+    width: int = 512
+    height: int = 512
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """Everything configurable about one workspace."""
+
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    map: MapConfig = field(default_factory=MapConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+
+_SECTIONS = {f.name: f.default_factory for f in fields(WorkspaceConfig)}  # type: ignore[misc]
+
+
+def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
+    """Plain nested dict (for YAML)."""
+    return asdict(config)
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config") -> WorkspaceConfig:
+    """Build a config from a nested dict; unknown keys are an error, missing keys take defaults."""
+    sections = {}
+    for name, value in (data or {}).items():
+        if name not in _SECTIONS:
+            raise CuratorError(f"{source}: unknown section '{name}'")
+        default = _SECTIONS[name]()
+        known = {f.name for f in fields(default)}
+        unknown = set(value or {}) - known
+        if unknown:
+            raise CuratorError(
+                f"{source}: unknown key(s) in '{name}': {', '.join(sorted(unknown))}"
+            )
+        sections[name] = replace(default, **(value or {}))
+    return WorkspaceConfig(**sections)
+
+
+def load_config(path: Path) -> WorkspaceConfig:
+    """Read ``curator.yaml``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CuratorError(f"{path}: cannot read config ({exc})") from None
+    if not isinstance(data, dict):
+        raise CuratorError(f"{path}: config must be a mapping")
+    return config_from_dict(data, source=str(path))
+
+
+def save_config(path: Path, config: WorkspaceConfig) -> None:
+    """Write ``curator.yaml`` atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+    tmp.replace(path)

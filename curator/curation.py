@@ -1,0 +1,132 @@
+"""Status changes (accept/reject) recorded in the append-only event log, and undo.
+
+An event's payload keeps each image's previous status, so undo restores exactly what was there.
+Undo itself is an event that names the event it reverts; the log is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from curator.errors import CuratorError
+from curator.workspace import Workspace, now_iso
+
+STATUS_ACTIONS = ("accept", "reject", "accept_all_pending")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the event log."""
+
+    id: int
+    time: str
+    action: str
+    payload: dict[str, Any]
+
+
+def _log(conn: sqlite3.Connection, action: str, payload: dict[str, Any]) -> int:
+    cursor = conn.execute(
+        "INSERT INTO events (time, action, payload) VALUES (?, ?, ?)",
+        (now_iso(), action, json.dumps(payload)),
+    )
+    return int(cursor.lastrowid)
+
+
+def _set_status(
+    ws: Workspace, ids: Iterable[int] | None, status: str, reason: str, action: str
+) -> int:
+    with ws.transaction() as conn:
+        if ids is None:
+            rows = conn.execute(
+                "SELECT id, status, status_reason, status_time FROM images"
+                " WHERE status = 'pending' ORDER BY id"
+            ).fetchall()
+        else:
+            wanted = sorted({int(i) for i in ids})
+            rows = []
+            for image_id in wanted:
+                row = conn.execute(
+                    "SELECT id, status, status_reason, status_time FROM images WHERE id = ?",
+                    (image_id,),
+                ).fetchone()
+                if row is None:
+                    raise CuratorError(f"no image with id {image_id}")
+                rows.append(row)
+        changed = [r for r in rows if r["status"] != status or r["status_reason"] != reason]
+        if not changed:
+            return 0
+        time = now_iso()
+        conn.executemany(
+            "UPDATE images SET status = ?, status_reason = ?, status_time = ? WHERE id = ?",
+            [(status, reason, time, r["id"]) for r in changed],
+        )
+        _log(
+            conn,
+            action,
+            {
+                "status": status,
+                "reason": reason,
+                "before": [
+                    [r["id"], r["status"], r["status_reason"], r["status_time"]] for r in changed
+                ],
+            },
+        )
+        return len(changed)
+
+
+def accept(ws: Workspace, ids: Iterable[int], *, reason: str = "") -> int:
+    """Mark images accepted; returns how many changed."""
+    return _set_status(ws, ids, "accepted", reason, "accept")
+
+
+def reject(ws: Workspace, ids: Iterable[int], *, reason: str = "") -> int:
+    """Mark images rejected (their files stay in the store); returns how many changed."""
+    return _set_status(ws, ids, "rejected", reason, "reject")
+
+
+def accept_all_pending(ws: Workspace) -> int:
+    """Accept every pending image; returns how many changed."""
+    return _set_status(ws, None, "accepted", "", "accept_all_pending")
+
+
+def history(ws: Workspace, limit: int = 50) -> list[Event]:
+    """The newest ``limit`` events, newest first."""
+    conn = ws.connect()
+    try:
+        rows = conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    finally:
+        conn.close()
+    return [Event(r["id"], r["time"], r["action"], json.loads(r["payload"])) for r in rows]
+
+
+def undo_last(ws: Workspace) -> str | None:
+    """Revert the newest status change not yet undone; returns what was undone, or None."""
+    with ws.transaction() as conn:
+        undone = {
+            json.loads(r["payload"])["undoes"]
+            for r in conn.execute("SELECT payload FROM events WHERE action = 'undo'")
+        }
+        placeholders = ",".join("?" * len(STATUS_ACTIONS))
+        candidates = conn.execute(
+            f"SELECT * FROM events WHERE action IN ({placeholders}) ORDER BY id DESC",
+            STATUS_ACTIONS,
+        )
+        target = next((r for r in candidates if r["id"] not in undone), None)
+        if target is None:
+            return None
+        payload = json.loads(target["payload"])
+        conn.executemany(
+            "UPDATE images SET status = ?, status_reason = ?, status_time = ? WHERE id = ?",
+            [
+                (status, reason, time, image_id)
+                for image_id, status, reason, time in payload["before"]
+            ],
+        )
+        ids = [entry[0] for entry in payload["before"]]
+        _log(conn, "undo", {"undoes": target["id"], "ids": ids})
+    shown = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+    return f"undid {target['action']} of {len(ids)} image(s): {shown}"

@@ -1,0 +1,303 @@
+"""Validated ingest: files are checked, copied into the store by content hash, and flagged.
+
+A killed ingest leaves at worst a store file without a catalog row (the file is written before the
+row is committed); re-running writes the same file again and inserts the row, and the sweep at the
+start of every ingest deletes temp files and files no row points to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from curator.config import IngestConfig
+from curator.quality import Flag, dhash, hamming_to_many, image_flags
+from curator.store import store_relpath, sweep_store, write_atomic
+from curator.workspace import Workspace, now_iso
+from sr.image_files import EXIF_ORIENTATION, ImageData, ImageFileError, read_image, write_image
+
+ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+SCAN_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: new ids, duplicate files, refused files, and notes on kept files."""
+
+    added: list[int] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an image came from (all but ``source`` stay empty for originals)."""
+
+    source: str = "original"
+    round: int = 0
+    parent_id: int | None = None
+    prompt_id: int | None = None
+    seed: int | None = None
+    generator_model: str | None = None
+    generator_settings: dict | None = None
+
+
+class RefusedImage(Exception):
+    """A file that is not ingested; the message is the reason (without the path)."""
+
+
+def display_path(path: str | Path) -> str:
+    """A path as one printable line: undecodable bytes and control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def iter_candidates(paths: Iterable[str | Path], *, recursive: bool) -> Iterator[Path]:
+    """Files named directly, plus image-like files inside folders (sorted, no hidden files)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = path.rglob("*") if recursive else path.iterdir()
+            for child in sorted(found):
+                hidden = any(p.startswith(".") for p in child.relative_to(path).parts)
+                if child.is_file() and not hidden and child.suffix.lower() in SCAN_EXTENSIONS:
+                    yield child
+        else:
+            yield path
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(limit: int) -> Iterator[None]:
+    """Let Pillow decode up to our own configured limit (we refuse bombs ourselves, earlier)."""
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(limit, old or 0)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int]:
+    """Format, frame count and EXIF orientation from the header, refusing bombs before decoding."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                fmt = im.format or "?"
+                frames = getattr(im, "n_frames", 1)
+                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except Image.DecompressionBombError as exc:
+        raise RefusedImage(f"refused as a decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise RefusedImage("not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise RefusedImage(f"truncated or corrupt image ({exc})") from None
+    if width * height > config.max_pixels:
+        raise RefusedImage(
+            f"refused as a decompression bomb: {width}x{height} = {width * height} pixels "
+            f"> limit {config.max_pixels} (ingest.max_pixels)"
+        )
+    if fmt not in ACCEPTED_FORMATS:
+        raise RefusedImage(f"unsupported format {fmt} (accepted: {', '.join(ACCEPTED_FORMATS)})")
+    return fmt, frames, orientation
+
+
+def rgb8(data: ImageData) -> np.ndarray:
+    """8-bit RGB view of decoded pixels for the quality checks (alpha ignored)."""
+    pixels = data.pixels
+    if data.bit_depth == 16:
+        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+def _near_duplicate(conn, phash: int, bits: int) -> Flag | None:
+    rows = conn.execute("SELECT id, phash FROM images WHERE phash IS NOT NULL").fetchall()
+    if not rows:
+        return None
+    hashes = np.array([int(r["phash"], 16) for r in rows], dtype=np.uint64)
+    distances = hamming_to_many(phash, hashes)
+    best = int(np.argmin(distances))
+    if distances[best] > bits:
+        return None
+    other = rows[best]["id"]
+    return Flag(
+        "near_duplicate", float(distances[best]), f"dHash distance {distances[best]} to #{other}"
+    )
+
+
+def add_image(
+    ws: Workspace,
+    *,
+    content_hash: str,
+    store_file: Callable[[Path], None],
+    extension: str,
+    decoded: ImageData,
+    original_name: str,
+    mode: str,
+    provenance: Provenance,
+    extra_flags: Iterable[Flag] = (),
+) -> tuple[int, bool]:
+    """Write the file (``store_file(target)``) then its row and flags; returns (id, is_new)."""
+    conn = ws.connect()
+    try:
+        row = conn.execute(
+            "SELECT id FROM images WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+    finally:
+        conn.close()
+    if row is not None:
+        return int(row["id"]), False
+    rel = store_relpath(content_hash, extension)
+    store_file(ws.store_dir / rel)
+    rgb = rgb8(decoded)
+    flags = list(image_flags(rgb, ws.config.ingest)) + list(extra_flags)
+    phash = dhash(rgb)
+    height, width = decoded.size
+    with ws.transaction() as conn:
+        near = _near_duplicate(conn, phash, ws.config.ingest.near_duplicate_bits)
+        if near is not None:
+            flags.append(near)
+        cursor = conn.execute(
+            "INSERT INTO images (content_hash, store_path, original_name, width, height, mode,"
+            " bit_depth, has_alpha, has_icc, format, source, round, parent_id, prompt_id, seed,"
+            " generator_model, generator_settings, status, phash, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+            " ON CONFLICT (content_hash) DO NOTHING",
+            (
+                content_hash,
+                rel,
+                original_name,
+                width,
+                height,
+                mode,
+                decoded.bit_depth,
+                int(decoded.alpha is not None),
+                int(decoded.icc_profile is not None),
+                decoded.format,
+                provenance.source,
+                provenance.round,
+                provenance.parent_id,
+                provenance.prompt_id,
+                provenance.seed,
+                provenance.generator_model,
+                json.dumps(provenance.generator_settings, sort_keys=True)
+                if provenance.generator_settings is not None
+                else None,
+                f"{phash:016x}",
+                now_iso(),
+            ),
+        )
+        if cursor.rowcount == 0:  # another writer inserted the same content meanwhile
+            found = conn.execute(
+                "SELECT id FROM images WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+            return int(found["id"]), False
+        image_id = int(cursor.lastrowid)
+        conn.executemany(
+            "INSERT OR REPLACE INTO flags (image_id, flag, value, detail) VALUES (?, ?, ?, ?)",
+            [(image_id, f.name, f.value, f.detail) for f in flags],
+        )
+    return image_id, True
+
+
+def _source_mode(path: Path) -> str:
+    with Image.open(path) as im:
+        return im.mode
+
+
+def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
+    """Validate and add one file; the outcome goes into ``report`` (bad input never raises)."""
+    shown = display_path(path)
+    try:
+        if not path.is_file():
+            raise RefusedImage("no such file" if not path.exists() else "not a regular file")
+        if path.stat().st_size == 0:
+            raise RefusedImage("empty file (0 bytes)")
+        fmt, frames, orientation = _probe(path, ws.config.ingest)
+        try:
+            decoded = read_image(path)
+        except ImageFileError as exc:
+            raise RefusedImage(str(exc).split(": ", 1)[-1]) from None
+        mode = _source_mode(path)
+        raw = path.read_bytes()
+        content_hash = hashlib.sha256(raw).hexdigest()
+        extra: list[Flag] = []
+        # Store the original bytes unless the pixels a reader would get differ from ours.
+        normalise = orientation != 1 or frames > 1 or mode == "CMYK"
+        if frames > 1:
+            extra.append(Flag("animated", float(frames), f"{frames} frames: first frame kept"))
+            report.notes.append((shown, f"animated image ({frames} frames): kept the first frame"))
+        if normalise:
+            png = replace(decoded, format="PNG", exif=None)
+
+            def store_file(target: Path) -> None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_image(target, png, "PNG")
+
+            extension = ".png"
+        else:
+
+            def store_file(target: Path) -> None:
+                write_atomic(target, raw)
+
+            extension = ACCEPTED_FORMATS[fmt]
+        image_id, is_new = add_image(
+            ws,
+            content_hash=content_hash,
+            store_file=store_file,
+            extension=extension,
+            decoded=decoded,
+            original_name=shown,
+            mode=mode,
+            provenance=Provenance(),
+            extra_flags=extra,
+        )
+    except RefusedImage as exc:
+        report.errors.append((shown, str(exc)))
+        return
+    except OSError as exc:
+        report.errors.append((shown, f"cannot read ({exc.strerror or exc})"))
+        return
+    if is_new:
+        report.added.append(image_id)
+    else:
+        report.duplicates.append(shown)
+
+
+def ingest_paths(
+    ws: Workspace,
+    paths: Iterable[str | Path],
+    *,
+    recursive: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files and folders; bad files are reported and skipped, the rest goes on."""
+    report = IngestReport()
+    files = list(iter_candidates(paths, recursive=recursive))
+    with ws.writer_lock(), _pillow_pixel_limit(ws.config.ingest.max_pixels):
+        sweep_store(ws)
+        for done, path in enumerate(files, start=1):
+            ingest_file(ws, path, report)
+            if progress is not None:
+                progress(done, len(files))
+        if report.added:
+            with ws.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO events (time, action, payload) VALUES (?, 'ingest', ?)",
+                    (now_iso(), json.dumps({"added": report.added})),
+                )
+    return report

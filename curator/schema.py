@@ -1,0 +1,109 @@
+"""Catalog schema: an ordered list of migrations; ``PRAGMA user_version`` is the schema version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from curator.errors import CuratorError
+
+# Each entry upgrades the schema from version i to i + 1. Never edit a released entry: append.
+MIGRATIONS: list[str] = [
+    # 1: images, prompts, quality flags, the append-only event log
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        negative TEXT NOT NULL DEFAULT '',
+        parent_id INTEGER REFERENCES prompts(id),
+        note TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        content_hash TEXT NOT NULL UNIQUE,
+        store_path TEXT NOT NULL,
+        original_name TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        bit_depth INTEGER NOT NULL,
+        has_alpha INTEGER NOT NULL,
+        has_icc INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('original', 'generated', 'augmented')),
+        round INTEGER NOT NULL DEFAULT 0,
+        parent_id INTEGER REFERENCES images(id),
+        prompt_id INTEGER REFERENCES prompts(id),
+        seed INTEGER,
+        generator_model TEXT,
+        generator_settings TEXT,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'accepted', 'rejected')),
+        status_reason TEXT NOT NULL DEFAULT '',
+        status_time TEXT,
+        phash TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX images_status ON images(status);
+    CREATE INDEX images_prompt ON images(prompt_id);
+    CREATE TABLE flags (
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        flag TEXT NOT NULL,
+        value REAL,
+        detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (image_id, flag)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    """,
+    # 2: embedding rows (content hash, model) -> row of the model's array file; map coordinates
+    """
+    CREATE TABLE embeddings (
+        content_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        row INTEGER NOT NULL,
+        PRIMARY KEY (content_hash, model)
+    );
+    CREATE TABLE text_embeddings (
+        text_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        row INTEGER NOT NULL,
+        PRIMARY KEY (text_hash, model)
+    );
+    CREATE TABLE map_coords (
+        kind TEXT NOT NULL CHECK (kind IN ('image', 'prompt')),
+        item_id INTEGER NOT NULL,
+        x REAL NOT NULL,
+        y REAL NOT NULL,
+        fit_id TEXT NOT NULL,
+        PRIMARY KEY (kind, item_id)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The catalog's current schema version (0 for an empty database)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing migrations, each in its own transaction; returns the new version."""
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise CuratorError(
+            f"catalog schema v{current} is newer than this curator (v{SCHEMA_VERSION}); upgrade it"
+        )
+    for version in range(current, target):
+        # executescript commits first; BEGIN..COMMIT makes each step all-or-nothing
+        conn.executescript(
+            f"BEGIN; {MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;"
+        )
+    return schema_version(conn)

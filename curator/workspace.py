@@ -1,0 +1,158 @@
+"""A workspace folder: catalog (SQLite, WAL), image store, embedding store, map, config."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from curator.config import (
+    CONFIG_NAME,
+    EmbeddingConfig,
+    WorkspaceConfig,
+    load_config,
+    save_config,
+)
+from curator.errors import CuratorError
+from curator.schema import migrate
+
+CATALOG_NAME = "catalog.sqlite"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths and config of one workspace; ``connect()`` opens its catalog."""
+
+    root: Path
+    config: WorkspaceConfig
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / CATALOG_NAME
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.root / "embeddings"
+
+    @property
+    def map_dir(self) -> Path:
+        return self.root / "map"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.root / "thumbs"
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection (WAL, foreign keys on, rows as ``sqlite3.Row``)."""
+        conn = sqlite3.connect(self.db_path, timeout=30.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one ``BEGIN IMMEDIATE`` transaction, committed on success."""
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Exclusive lock held by whatever writes store files (ingest, generation, sweeps)."""
+        with open(self.root / ".writer.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CuratorError(
+                    f"{self.root}: another curator process is writing to this workspace"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def now_iso() -> str:
+    """UTC timestamp with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    """A value of the ``meta`` table, or None."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Insert or replace a ``meta`` value (inside the caller's transaction)."""
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _prepare(root: Path, config: WorkspaceConfig) -> Workspace:
+    ws = Workspace(root=root, config=config)
+    for folder in (ws.store_dir, ws.embeddings_dir, ws.map_dir, ws.thumbs_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    conn = ws.connect()
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    return ws
+
+
+def init_workspace(root: str | Path, *, encoder: str | None = None) -> Workspace:
+    """Create (or re-open) a workspace at ``root``; ``encoder`` overrides the default encoder."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise CuratorError(f"{root}: exists and is not a folder")
+    config_path = root / CONFIG_NAME
+    if config_path.exists():
+        ws = open_workspace(root)
+        if encoder and encoder != ws.config.embedding.encoder:
+            raise CuratorError(
+                f"{root}: already a workspace using encoder {ws.config.embedding.encoder!r}"
+            )
+        return ws
+    root.mkdir(parents=True, exist_ok=True)
+    config = WorkspaceConfig()
+    if encoder:
+        from curator.encoders import check_encoder_name
+
+        check_encoder_name(encoder)
+        config = WorkspaceConfig(embedding=EmbeddingConfig(encoder=encoder))
+    save_config(config_path, config)
+    ws = _prepare(root, config)
+    with ws.transaction() as conn:
+        set_meta(conn, "created_at", now_iso())
+        set_meta(conn, "config_at_creation", json.dumps({"encoder": config.embedding.encoder}))
+    return ws
+
+
+def open_workspace(root: str | Path) -> Workspace:
+    """Open an existing workspace (migrating its catalog to the current schema)."""
+    root = Path(root)
+    config_path = root / CONFIG_NAME
+    if not config_path.is_file():
+        raise CuratorError(
+            f"{root}: not a curator workspace (no {CONFIG_NAME}); run `curator init`"
+        )
+    return _prepare(root, load_config(config_path))

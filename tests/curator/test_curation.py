@@ -1,0 +1,84 @@
+"""Accept/reject with the event log, undo, and the status/list/accept/reject/undo CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curator.catalog import get_image, list_images
+from curator.cli import main
+from curator.curation import accept, accept_all_pending, history, reject, undo_last
+from curator.errors import CuratorError
+from curator.ingest import ingest_paths
+from curator.store import image_path
+from curator.workspace import Workspace
+from tests.curator.helpers import natural, save
+
+
+@pytest.fixture
+def three(ws: Workspace, tmp_path: Path) -> list[int]:
+    for i, name in enumerate(("astronaut", "chelsea", "coffee")):
+        save(tmp_path / "in" / f"{i}.png", natural(name, 64))
+    return ingest_paths(ws, [tmp_path / "in"]).added
+
+
+def test_reject_then_undo__restores_previous_state(ws: Workspace, three: list[int]) -> None:
+    a, b, c = three
+    assert accept(ws, [a, b], reason="sharp") == 2
+    assert reject(ws, [b, c], reason="watermark") == 2
+    assert get_image(ws, b).status == "rejected" and get_image(ws, b).status_reason == "watermark"
+    assert image_path(ws, get_image(ws, b)).is_file()  # rejecting never deletes
+    message = undo_last(ws)
+    assert message is not None and "reject" in message and "2 image" in message
+    assert (get_image(ws, b).status, get_image(ws, b).status_reason) == ("accepted", "sharp")
+    assert get_image(ws, c).status == "pending"
+    undo_last(ws)  # the accept
+    assert [get_image(ws, i).status for i in three] == ["pending"] * 3
+    assert undo_last(ws) is None
+    actions = [e.action for e in history(ws)]
+    assert actions == ["undo", "undo", "reject", "accept", "ingest"]  # append-only log
+
+
+def test_accept_all_pending__only_pending(ws: Workspace, three: list[int]) -> None:
+    reject(ws, [three[0]])
+    assert accept_all_pending(ws) == 2
+    assert [r.status for r in list_images(ws)] == ["rejected", "accepted", "accepted"]
+    assert accept_all_pending(ws) == 0
+
+
+def test_accept__unknown_id_changes_nothing(ws: Workspace, three: list[int]) -> None:
+    with pytest.raises(CuratorError, match="no image with id 999"):
+        accept(ws, [three[0], 999])
+    assert get_image(ws, three[0]).status == "pending"
+
+
+def test_cli__status_list_accept_reject_undo(
+    ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save(tmp_path / "in" / "x.png", natural("rocket", 64))
+    save(tmp_path / "in" / "y.png", natural("coffee", 64))
+    (tmp_path / "in" / "z.png").write_bytes(b"")
+    root = str(ws.root)
+    assert main(["ingest", root, str(tmp_path / "in")]) == 1  # one refused file → non-zero
+    err = capsys.readouterr().err
+    assert "z.png: empty file" in err
+    assert main(["reject", root, "1", "--reason", "blurry"]) == 0
+    assert main(["accept", root, "--all-pending"]) == 0
+    capsys.readouterr()
+    assert main(["status", root, "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["by_status"] == {"pending": 0, "accepted": 1, "rejected": 1}
+    assert counts["by_source"] == {"original": 2} and counts["by_round"] == {"0": 2}
+    assert main(["list", root, "--status", "rejected", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in listed] == [1] and listed[0]["status_reason"] == "blurry"
+    assert main(["undo", root]) == 0
+    assert "accept_all_pending" in capsys.readouterr().out
+    assert get_image(ws, 2).status == "pending"
+    assert main(["list", root]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].split()[:2] == ["1", "rejected"]
+    assert main(["accept", root, "42"]) == 2
+    assert "no image with id 42" in capsys.readouterr().err

@@ -1,0 +1,66 @@
+"""Workspace creation, catalog schema and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from curator.config import CONFIG_NAME
+from curator.errors import CuratorError
+from curator.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+from curator.workspace import init_workspace, open_workspace
+
+
+def test_init_workspace__creates_layout_in_wal_mode(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "w")
+    for folder in (ws.store_dir, ws.embeddings_dir, ws.map_dir):
+        assert folder.is_dir()
+    assert (ws.root / CONFIG_NAME).is_file()
+    conn = ws.connect()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert schema_version(conn) == SCHEMA_VERSION
+    conn.close()
+    assert open_workspace(ws.root).config == ws.config
+
+
+def test_open_workspace__not_a_workspace(tmp_path: Path) -> None:
+    with pytest.raises(CuratorError, match="not a curator workspace"):
+        open_workspace(tmp_path)
+
+
+def test_init_workspace__unknown_encoder_refused(tmp_path: Path) -> None:
+    with pytest.raises(CuratorError, match="encoder"):
+        init_workspace(tmp_path / "w", encoder="resnet-9000")
+
+
+def test_migrate__upgrades_a_version_one_catalog_keeping_rows(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    migrate(conn, target=1)
+    conn.execute(
+        "INSERT INTO prompts (text, created_at) VALUES ('a castle', '2024-01-01T00:00:00')"
+    )
+    conn.commit()
+    assert schema_version(conn) == 1
+    assert migrate(conn) == len(MIGRATIONS)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"embeddings", "map_coords", "images", "events"} <= tables
+    assert conn.execute("SELECT text FROM prompts").fetchone()[0] == "a castle"
+
+
+def test_open_workspace__refuses_newer_schema(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "w")
+    conn = ws.connect()
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(CuratorError, match="newer"):
+        open_workspace(ws.root)
+
+
+def test_open_workspace__bad_config_key(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "w")
+    (ws.root / CONFIG_NAME).write_text("ingest:\n  max_pixel: 5\n")
+    with pytest.raises(CuratorError, match="max_pixel"):
+        open_workspace(ws.root)
