@@ -1,0 +1,125 @@
+"""Train page: a background job that outlives the session, live metrics, stop and resume.
+
+The trainer itself is replaced by a small script with the same interface (its own tests are in
+tests/sr); what is tested here is the page's process handling and what it shows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytest.importorskip("curator.workspace", reason="curator package not committed yet")  # TEMP
+from curator.studio import jobs
+from curator.studio.train_page import metrics_frame
+from curator.workspace import init_workspace
+
+FAKE_TRAINER = """
+import sys, time
+from pathlib import Path
+args = sys.argv[1:]
+run = Path(args[args.index("--out") + 1] if "--out" in args else args[args.index("--resume") + 1])
+(run / "checkpoints").mkdir(parents=True, exist_ok=True)
+(run / "checkpoints" / "last.safetensors").write_bytes(b"")
+(run / "log.csv").write_text("step,loss,lr\\n1,0.5,1e-4\\n2,0.4,1e-4\\n")
+(run / "val.csv").write_text("step,psnr_x2,psnr_x4\\n2,30.5,25.1\\n")
+time.sleep(60)
+"""
+
+
+def _page():
+    from curator.studio.feedback import friendly_errors
+    from curator.studio.state import init_state
+    from curator.studio.train_page import render
+
+    init_state()
+    with friendly_errors():
+        render()
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    ws = init_workspace(tmp_path / "ws")
+    export = ws.root / "exports" / "20260101-000000"
+    export.mkdir(parents=True)
+    (export / "metadata.jsonl").write_text("")
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    monkeypatch.setattr(
+        "curator.studio.train_page.trainer_command",
+        lambda *args: [sys.executable, str(script), *args],
+    )
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(ws.root))
+    yield ws
+    job = jobs.current_job(ws.root)
+    if job is not None:
+        jobs.stop_job(job)
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_train_page__job_survives_a_new_session_then_stop_and_resume(workspace):
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    at.text_input(key="train_run_name").input("r1")
+    at.radio(key="train_init").set_value("none")
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    job = jobs.current_job(workspace.root)
+    run = workspace.root / "runs" / "r1"
+    assert job.run_dir == str(run) and job.state() == "running"
+    assert job.command[-9:] == [
+        "train", "--data", str(workspace.root / "exports" / "20260101-000000"),
+        "--out", str(run), "--init", "none", "--max-steps", "1000",
+    ]  # fmt: skip
+    _wait_for(lambda: metrics_frame(run) is not None)
+
+    fresh = AppTest.from_function(_page, default_timeout=30).run()  # a page reload
+    assert not fresh.exception
+    assert "running" in fresh.subheader[-1].value
+    assert len(fresh.get("plotly_chart")) == 2  # loss and PSNR curves from the CSV
+    fresh.button(key="train_stop").click().run()
+    assert jobs.current_job(workspace.root).state() == "stopped"
+    with pytest.raises(ProcessLookupError):
+        os.kill(job.pid, 0)
+
+    fresh.button(key="train_resume").click().run()
+    resumed = jobs.current_job(workspace.root)
+    assert resumed.pid != job.pid and resumed.state() == "running"
+    assert resumed.command[-3:] == ["train", "--resume", str(run)]
+
+
+def test_train_page__official_init_without_weights_is_a_message(workspace, monkeypatch):
+    monkeypatch.setenv("SR_LIIF_WEIGHTS", str(workspace.root / "missing.safetensors"))
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert "sr weights fetch" in at.error[0].value
+    assert jobs.current_job(workspace.root) is None
+
+
+def test_job_state__exit_code_recorded(tmp_path):
+    ok = jobs.start_job(tmp_path, tmp_path / "run", [sys.executable, "-c", "pass"])
+    _wait_for(lambda: ok.state() != "running")
+    assert ok.state() == "finished"
+    bad = jobs.start_job(tmp_path, tmp_path / "run", [sys.executable, "-c", "print('x'); exit(3)"])
+    _wait_for(lambda: bad.state() != "running")
+    assert bad.state() == "failed (exit 3)" and jobs.log_tail(bad) == "x"
+
+
+def test_metrics_frame__joins_loss_and_validation_on_step(tmp_path):
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert metrics_frame(tmp_path) is None
+    (tmp_path / "log.csv").write_text("step,loss\n1,0.3\n2,0.2\n")
+    (tmp_path / "val.csv").write_text("step,psnr_x2\n2,31.0\n")
+    frame = metrics_frame(tmp_path)
+    assert list(frame["step"]) == [1, 2] and list(frame["loss"]) == [0.3, 0.2]
+    assert frame["psnr_x2"].isna().tolist() == [True, False] and frame["psnr_x2"][1] == 31.0
