@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     _add_model_options(ev)
     ev.set_defaults(func=cmd_eval)
+
+    from sr.train import add_train_arguments, run_train
+
+    tr = sub.add_parser("train", help="train or fine-tune LIIF-EDSR on an image folder")
+    add_train_arguments(tr)
+    tr.set_defaults(func=run_train)
     return parser
 
 

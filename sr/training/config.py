@@ -84,6 +84,7 @@ class ValConfig:
     crop: int = 240  # HR centre crop side; a multiple of 12 keeps x2, x3, x4, x6 exact
     max_images: int = 10
     benchmark: str | None = None  # optional EDSR-layout set, evaluated at the same scales
+    at_start: bool = True  # validate before the first step (the "before" numbers)
 
 
 @dataclass(frozen=True)

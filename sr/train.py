@@ -1,0 +1,66 @@
+"""``sr train``, also as ``python -m sr.train`` and ``torchrun --nproc_per_node N -m sr.train``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from sr.training.config import ConfigError, load_config, with_overrides
+from sr.training.distributed import init_processes, shutdown
+from sr.training.loop import TrainError, train
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``sr train``."""
+    parser.add_argument("--data", help="image folder or `curator export` folder")
+    parser.add_argument("--out", help="new run folder (checkpoints, logs, curves)")
+    parser.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    parser.add_argument("--config", help="YAML file overriding the paper's recipe")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps in total")
+    parser.add_argument("--seed", type=int, help="run seed (data order, patches, init)")
+    parser.add_argument(
+        "--init", choices=["official", "none"], help="start from the official weights or scratch"
+    )
+    parser.add_argument("--batch-size", type=int, help="global batch size (over all processes)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run ``sr train`` from parsed arguments; returns the exit code."""
+    if bool(args.out) == bool(args.resume):
+        print("error: give either --out RUN (new run) or --resume RUN", file=sys.stderr)
+        return 2
+    info = init_processes(args.device)
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+        config = with_overrides(config, max_steps=args.max_steps, seed=args.seed, init=args.init)
+        if args.batch_size:
+            config = replace(config, optim=replace(config.optim, batch_size=args.batch_size))
+        train(
+            config,
+            Path(args.data) if args.data else None,
+            Path(args.resume or args.out),
+            info,
+            resume=bool(args.resume),
+            show_progress=not args.quiet,
+        )
+    except (ConfigError, TrainError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown(info)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m sr.train``."""
+    parser = argparse.ArgumentParser(prog="sr train", description="train or fine-tune LIIF-EDSR")
+    add_train_arguments(parser)
+    return run_train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Training logs: CSV files (truncated on resume) and the loss / PSNR curve plot."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+
+class CsvLog:
+    """Append-only CSV with a fixed header; ``truncate_after`` drops rows of a lost future."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = Path(path)
+        self.columns = columns
+
+    def append(self, row: dict) -> None:
+        """Add one row (missing columns empty), flushed to disk at once."""
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def rows(self) -> list[dict[str, str]]:
+        """All rows as dicts of strings."""
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    def truncate_after(self, step: int) -> None:
+        """Keep only rows with ``step`` <= ``step`` (rows written after the checkpoint resumed)."""
+        if not self.path.exists():
+            return
+        kept = [r for r in self.rows() if int(r["step"]) <= step]
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, self.path)
+
+
+def plot_curves(train_log: CsvLog, val_log: CsvLog, out: Path) -> None:
+    """Loss (left) and validation PSNR per scale (right) against step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, val = train_log.rows(), val_log.rows()
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        ax_loss.plot([int(r["step"]) for r in train], [float(r["loss"]) for r in train], lw=1)
+    ax_loss.set(xlabel="step", ylabel="L1 loss (normalised)", title="training loss")
+    ax_loss.grid(alpha=0.3)
+    for column in val_log.columns:
+        if column.startswith("psnr_x") and val:
+            points = [(int(r["step"]), float(r[column])) for r in val if r.get(column)]
+            ax_psnr.plot(*zip(*points, strict=True), marker="o", ms=3, label=column[5:])
+    ax_psnr.set(xlabel="step", ylabel="PSNR (dB, Y)", title="validation")
+    ax_psnr.grid(alpha=0.3)
+    if val:
+        ax_psnr.legend()
+    fig.tight_layout()
+    tmp = Path(out).with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out)

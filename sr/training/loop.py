@@ -1,0 +1,358 @@
+"""The training loop: data, model, Adam + step LR, L1 loss, DualAug, validation, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from sr.models.liif import LIIF, LIIFConfig
+from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
+from sr.training.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    save_best,
+    save_checkpoint,
+    set_rng_state,
+)
+from sr.training.config import TrainConfig, dump_config, load_config
+from sr.training.data import load_images, split_images
+from sr.training.dataset import PatchDataset, collate
+from sr.training.distributed import ProcessInfo, all_sum, barrier
+from sr.training.logs import CsvLog, plot_curves
+from sr.training.sampler import BatchPlanner, StepBatches
+from sr.training.step import TrainForward, per_sample_l1
+from sr.training.validate import centre_crops, validate_benchmark, validate_images
+from sr.weights import WeightsError, resolve_weights
+
+TRAIN_COLUMNS = ["step", "epoch", "lr", "loss", "patches_per_s", "rejected_fraction"]
+
+
+class TrainError(RuntimeError):
+    """The run cannot start (bad folder, no images, wrong init); the message says why."""
+
+
+@dataclass
+class StepInfo:
+    """What ``on_step`` callbacks receive after every optimizer step."""
+
+    step: int  # completed steps
+    loss: float
+    lr: float
+    rejected: int
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Global (all-process) figures of one step."""
+
+    loss: float
+    basic_mean: float  # mean per-sample L1 of the basic samples
+    n_basic: int
+    rejected: int
+    n_heavy: int
+
+
+class _Window:
+    """Running sums between two log rows; time spent on validation/checkpoints is excluded."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.excluded = 0.0
+        self.results: list[StepResult] = []
+
+    def add(self, result: StepResult) -> None:
+        self.results.append(result)
+
+    def exclude(self, seconds: float) -> None:
+        self.excluded += seconds
+
+    def summary(self) -> dict[str, str]:
+        """Log-row fields: mean basic loss, basic patches per second, rejected fraction."""
+        elapsed = max(time.perf_counter() - self.start - self.excluded, 1e-9)
+        n = max(1, len(self.results))
+        heavy = sum(r.n_heavy for r in self.results)
+        rejected = sum(r.rejected for r in self.results) / heavy if heavy else 0.0
+        return {
+            "loss": f"{sum(r.basic_mean for r in self.results) / n:.6f}",
+            "patches_per_s": f"{sum(r.n_basic for r in self.results) / elapsed:.2f}",
+            "rejected_fraction": f"{rejected:.4f}",
+        }
+
+
+def _warn(message: str) -> None:
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
+def _initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
+    if config.init == "none":
+        return None
+    if config.model != LIIFConfig():
+        raise TrainError("init official needs the default LIIF-EDSR architecture (model: {})")
+    try:
+        return load_file(str(resolve_weights("official")))
+    except WeightsError as exc:
+        raise TrainError(str(exc)) from exc
+
+
+def _val_columns(config: TrainConfig) -> list[str]:
+    names = [f"psnr_x{s:g}" for s in config.val.scales]
+    if config.val.benchmark:
+        names += [f"bench_x{s:g}" for s in config.val.scales]
+    return ["step", *names, "psnr_mean"]
+
+
+class Trainer:
+    """One run: call ``fit``. Rank 0 writes logs, curves and checkpoints into ``run``."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: Path | None,
+        run: Path,
+        info: ProcessInfo,
+        resume: bool = False,
+        show_progress: bool = True,
+    ) -> None:
+        self.run, self.info, self.show_progress = Path(run), info, show_progress
+        self.config = self._prepare_run(config, Path(data) if data else None, resume)
+        cfg = self.config
+        split = split_images(self.data, cfg.data.val_fraction, warn=_warn)
+        self.train_images = load_images(split.train, cfg.min_image_side(), warn=_warn)
+        if not self.train_images:
+            raise TrainError(f"{self.data}: no usable training images")
+        val_images = []
+        if info.is_main and split.val:
+            val_paths = split.val[: cfg.val.max_images]
+            val_images = load_images(val_paths, 2 * round(max(cfg.val.scales)), warn=_warn)
+        self.val_hr = centre_crops(val_images, cfg.val.crop)
+        self.planner = BatchPlanner(cfg, len(self.train_images), info.world_size)
+        steps_per_epoch = self.planner.steps_per_epoch
+        self.max_steps = cfg.max_steps or cfg.optim.epochs * steps_per_epoch
+
+        torch.manual_seed(cfg.seed)
+        self.model = LIIF(cfg.model)
+        init = _initial_weights(cfg)
+        if init is not None:
+            self.model.load_state_dict(init, strict=True)
+        self.model.to(info.device)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas
+        )
+        lr_step = max(1, round(cfg.optim.lr_step_epochs * steps_per_epoch))
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=lr_step, gamma=cfg.optim.lr_gamma
+        )
+        self.stats = LossStatistics(cfg.dualaug.ema_decay)
+        self.best = float("-inf")
+        self.start = 0
+        self.train_log = CsvLog(self.run / "log.csv", TRAIN_COLUMNS)
+        self.val_log = CsvLog(self.run / "val.csv", _val_columns(cfg))
+        if resume:
+            self._restore()
+
+    @property
+    def data(self) -> Path:
+        """The data folder of this run."""
+        return self._data
+
+    def _prepare_run(self, config: TrainConfig, data: Path | None, resume: bool) -> TrainConfig:
+        """Write (or, on resume, read) the run's config and data path."""
+        run_file = self.run / "run.json"
+        if resume:
+            if not run_file.exists():
+                raise TrainError(f"{self.run}: not a training run (no run.json)")
+            saved = load_config(self.run / "config.yaml")
+            config = replace(saved, max_steps=config.max_steps or saved.max_steps)
+            self._data = Path(json.loads(run_file.read_text())["data"]) if data is None else data
+        else:
+            if data is None:
+                raise TrainError("--data is required for a new run")
+            if list_checkpoints(self.run):
+                raise TrainError(f"{self.run}: already has checkpoints; use --resume {self.run}")
+            self._data = data
+        if self.info.is_main:
+            self.run.mkdir(parents=True, exist_ok=True)
+            (self.run / "config.yaml").write_text(dump_config(config))
+            run_file.write_text(json.dumps({"data": str(self._data.resolve())}) + "\n")
+        return config
+
+    def _restore(self) -> None:
+        steps = list_checkpoints(self.run)
+        if not steps:
+            return  # killed before the first checkpoint: start over
+        weights, state = load_checkpoint(self.run, steps[-1])
+        self.model.load_state_dict(weights, strict=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stats.load_state_dict(state["loss_stats"])
+        self.best = state["best_psnr"]
+        set_rng_state(state["rng"])
+        self.start = state["step"]
+        if self.info.is_main:
+            self.train_log.truncate_after(self.start)
+            self.val_log.truncate_after(self.start)
+
+    def _state(self, step: int) -> dict:
+        return {
+            "step": step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "loss_stats": self.stats.state_dict(),
+            "best_psnr": self.best,
+            "rng": rng_state(),
+            "world_size": self.info.world_size,
+        }
+
+    def validate(self, step: int) -> dict[str, float]:
+        """Validation PSNRs (rank 0), logged to ``val.csv``; keeps ``best.safetensors``."""
+        cfg = self.config
+        self.model.eval()
+        row: dict[str, float] = {}
+        if self.val_hr:
+            for s, v in validate_images(self.model, self.val_hr, cfg.val.scales).items():
+                row[f"psnr_x{s:g}"] = v
+        if cfg.val.benchmark:
+            for s, v in validate_benchmark(
+                self.model, Path(cfg.val.benchmark), cfg.val.scales
+            ).items():
+                row[f"bench_x{s:g}"] = v
+        self.model.train()
+        if not row:
+            return row
+        own = [v for k, v in row.items() if k.startswith("psnr_x")] or list(row.values())
+        row["psnr_mean"] = sum(own) / len(own)
+        self.val_log.append({"step": step, **{k: f"{v:.4f}" for k, v in row.items()}})
+        if row["psnr_mean"] > self.best:
+            self.best = row["psnr_mean"]
+            save_best(self.run, step, self.model, self.best)
+        return row
+
+    def fit(self, on_step: Callable[[StepInfo], None] | None = None) -> None:
+        """Train from ``self.start`` to ``self.max_steps``."""
+        cfg, info = self.config, self.info
+        heavy = HeavyAugment(cfg.dualaug) if cfg.dualaug.enabled else None
+        dataset = PatchDataset(self.train_images, cfg.seed, cfg.data.augment, heavy)
+        batches = StepBatches(self.planner, info.rank, self.start, self.max_steps)
+        loader = DataLoader(
+            dataset,
+            batch_sampler=batches,
+            collate_fn=collate,
+            num_workers=cfg.data.num_workers,
+            persistent_workers=False,
+        )
+        forward = TrainForward(self.model, fast=cfg.fast_step)
+        if info.distributed:
+            device_ids = [info.device.index] if info.device.type == "cuda" else None
+            forward = DistributedDataParallel(forward, device_ids=device_ids)
+        if info.is_main and cfg.val.at_start and self.start == 0:
+            self.validate(0)
+        bar = tqdm(
+            total=self.max_steps,
+            initial=self.start,
+            unit="step",
+            desc="train",
+            disable=not (info.is_main and self.show_progress),
+        )
+        window = _Window()
+        self.model.train()
+        for step, batch in enumerate(loader, start=self.start):
+            batch = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()}
+            result = self._train_step(forward, batch)
+            window.add(result)
+            done = step + 1
+            lr = self.optimizer.param_groups[0]["lr"]
+            if done % cfg.log_every == 0 or done == self.max_steps:
+                row = window.summary()
+                if info.is_main:
+                    epoch = done / self.planner.steps_per_epoch
+                    self.train_log.append(
+                        {"step": done, "epoch": f"{epoch:.3f}", "lr": f"{lr:.3e}", **row}
+                    )
+                bar.set_postfix(
+                    loss=row["loss"], patches_s=row["patches_per_s"], rej=row["rejected_fraction"]
+                )
+                window = _Window()
+            paused = time.perf_counter()  # validation and checkpoints do not count as speed
+            if info.is_main and (done % cfg.val.every == 0 or done == self.max_steps):
+                self.validate(done)
+                plot_curves(self.train_log, self.val_log, self.run / "curves.png")
+            if info.is_main and (done % cfg.checkpoint_every == 0 or done == self.max_steps):
+                save_checkpoint(self.run, done, self.model, self._state(done), cfg.keep_last)
+            window.exclude(time.perf_counter() - paused)
+            bar.update(1)
+            if on_step is not None:
+                on_step(StepInfo(done, result.basic_mean, lr, result.rejected))
+        bar.close()
+        barrier(info)
+
+    def _train_step(self, forward: torch.nn.Module, batch: dict[str, torch.Tensor]) -> StepResult:
+        """One optimizer step on ``batch`` (this process's share of the global batch)."""
+        cfg, info = self.config, self.info
+        pred = forward(batch["inp"], batch["coord"], batch["cell"])
+        losses = per_sample_l1(pred, batch["gt"])
+        heavy = batch["heavy"]
+        basic = losses.detach()[~heavy]
+        sums = all_sum(
+            torch.stack(
+                [
+                    basic.sum(),
+                    basic.pow(2).sum(),
+                    torch.tensor(float(basic.numel()), device=basic.device),
+                ]
+            ).double(),
+            info,
+        )
+        n_basic = int(sums[2])
+        mean = float(sums[0] / n_basic)
+        var = max(0.0, float(sums[1] / n_basic) - mean * mean)
+        self.stats.update(mean, var)
+        weights, rejected = heavy_weights(
+            losses,
+            heavy,
+            batch["twin"],
+            self.stats.threshold(cfg.dualaug.lam),
+            cfg.dualaug.reject_mode,
+        )
+        totals = all_sum(
+            torch.stack(
+                [
+                    weights.sum(),
+                    torch.tensor(float(rejected), device=weights.device),
+                    heavy.sum().float(),
+                ]
+            ).double(),
+            info,
+        )
+        # DDP averages gradients over processes: scale so the result is the global weighted mean.
+        loss = (weights * losses).sum() * (info.world_size / float(totals[0]))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return StepResult(float(loss.detach()), mean, n_basic, int(totals[1]), int(totals[2]))
+
+
+def train(
+    config: TrainConfig,
+    data: Path | None,
+    run: Path,
+    info: ProcessInfo,
+    resume: bool = False,
+    on_step: Callable[[StepInfo], None] | None = None,
+    show_progress: bool = True,
+) -> Trainer:
+    """Build a trainer for ``run`` (new, or resumed from its last checkpoint) and train it."""
+    trainer = Trainer(config, data, run, info, resume=resume, show_progress=show_progress)
+    trainer.fit(on_step)
+    return trainer
