@@ -13,7 +13,6 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("curator.workspace", reason="curator package not committed yet")  # TEMP
 from curator.studio import jobs
 from curator.studio.train_page import metrics_frame
 from curator.workspace import init_workspace

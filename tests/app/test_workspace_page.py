@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("curator.workspace", reason="curator package not committed yet")  # TEMP
 from curator.catalog import summary
 from curator.workspace import open_workspace
 
