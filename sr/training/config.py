@@ -56,6 +56,7 @@ class SamplerConfig:
 
     enabled: bool = False
     patch_sizes: tuple[int, ...] = (32, 40, 48, 56, 64)
+    batch_multiple: int = 8  # global batches are multiples of this (process counts divide it)
     curriculum_steps: int = 0  # 0: no curriculum; else widen sizes and scales over these steps
     curriculum_start_sizes: int = 1  # how many sizes (nearest to lr_patch) are allowed at step 0
     curriculum_start_scale_max: float = 2.0

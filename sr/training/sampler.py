@@ -7,7 +7,8 @@ processes see disjoint samples and R processes with batch b see exactly what one
 batch R*b sees.
 
 The variable-batch sampler (after arXiv 2309.04502, adapted to SR) draws one LR patch side p
-per step (the same in every process) and sets the batch to about b * (p0 / p)^2 and the query
+per step (the same in every process) and sets the global batch to about b * (p0 / p)^2 (rounded
+to a multiple of ``batch_multiple``) and the query
 count to q * (p / p0)^2, so LR pixels and query pixels per step stay about constant. An optional
 curriculum starts from the sizes nearest p0 and a small maximum scale and widens both linearly.
 """
@@ -66,7 +67,11 @@ class BatchPlanner:
         self.config = config
         self.n_images = n_images
         self.world_size = world_size
-        self.base_per_rank = batch // world_size
+        multiple = config.sampler.batch_multiple
+        if config.sampler.enabled and multiple % world_size:
+            raise ValueError(
+                f"sampler.batch_multiple {multiple} is not divisible by {world_size} processes"
+            )
         self.epoch_len = n_images * config.data.repeat
         self._first = [0]  # first sample number of each planned step
         self._perms: dict[int, torch.Tensor] = {}
@@ -111,7 +116,13 @@ class BatchPlanner:
             p = sizes[0]
         else:
             p = sizes[int(unit_hash(cfg.seed, "patch", step) * len(sizes))]
-        per_rank = max(1, round(self.base_per_rank * (p0 / p) ** 2))
+        batch = cfg.optim.batch_size
+        if cfg.sampler.enabled:
+            # The global batch depends on the config only, never on the process count, so any
+            # number of processes sees the same samples.
+            m = cfg.sampler.batch_multiple
+            batch = max(m, m * round(batch * (p0 / p) ** 2 / m))
+        per_rank = batch // self.world_size
         queries = min(p * p, max(1, round(q0 * (p / p0) ** 2)))
         return p, per_rank, queries
 

@@ -32,7 +32,9 @@ def test_resume__after_sigkill_matches_uninterrupted_run(tmp_path):
         checkpoint_every=3,
         keep_last=5,
         # exercise every piece of resumable state: variable batches, DualAug statistics, val/best
-        sampler=SamplerConfig(enabled=True, patch_sizes=(8, 12, 14), curriculum_steps=6),
+        sampler=SamplerConfig(
+            enabled=True, patch_sizes=(8, 12, 14), curriculum_steps=6, batch_multiple=2
+        ),
         dualaug=DualAugConfig(enabled=True, warmup_steps=2, heavy_fraction=0.5, lam=0.5),
         val=ValConfig(every=2, scales=(2.0,), crop=24, max_images=1, at_start=False),
     )
