@@ -98,6 +98,8 @@ def selected_image_ids(event) -> list[int]:
     ids = set()
     for point in points:
         data = point.get("customdata")
+        if isinstance(data, dict):  # a typed-array row arrives as {"0": id, "1": is_prompt}
+            data = [data.get("0"), data.get("1")]
         if data is not None and len(data) == 2 and int(data[1]) == 0:
             ids.add(int(data[0]))
     return sorted(ids)

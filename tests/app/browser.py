@@ -83,3 +83,42 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator:
             yield page
         finally:
             browser.close()
+
+
+def wait_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the app's script run is over (Streamlit marks it on the root element)."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms
+    )
+
+
+def point_pixels(page, xy: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Page pixel positions of data points ``(x, y)`` on the first plotly chart."""
+    return page.evaluate(
+        """(xy) => {
+            const gd = document.querySelector('.js-plotly-plot');
+            const box = gd.getBoundingClientRect();
+            const L = gd._fullLayout;
+            return xy.map(([x, y]) => [
+                box.left + L._size.l + L.xaxis.l2p(x), box.top + L._size.t + L.yaxis.l2p(y)
+            ]);
+        }""",
+        [list(p) for p in xy],
+    )
+
+
+def box_select(page, corner_a: tuple[float, float], corner_b: tuple[float, float]) -> None:
+    """Switch the chart to box select and drag from ``corner_a`` to ``corner_b`` (page pixels)."""
+    chart = page.locator(".js-plotly-plot").first
+    chart.hover()
+    page.locator('.modebar-btn[data-val="select"]').first.click()
+    page.mouse.move(*corner_a)
+    page.mouse.down()
+    steps = 8
+    for i in range(1, steps + 1):
+        t = i / steps
+        page.mouse.move(
+            corner_a[0] + t * (corner_b[0] - corner_a[0]),
+            corner_a[1] + t * (corner_b[1] - corner_a[1]),
+        )
+    page.mouse.up()

@@ -41,3 +41,39 @@ def tiny_benchmarks(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(2):
             noise_image(root / name / "HR" / f"img{i}.png", (24, 24), seed=10 * set_index + i)
     return root
+
+
+@pytest.fixture(scope="session")
+def mapped_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with 4 ingested pictures, embedded offline and placed on the map (built once).
+
+    Four images keep the curator on its PCA layout, so no UMAP fit is paid for in the suite.
+    """
+    from curator.embeddings import embed_images
+    from curator.ingest import ingest_paths
+    from curator.shared_map import update_map
+    from curator.workspace import init_workspace
+    from tests.curator.helpers import NAMES, natural, save
+
+    base = tmp_path_factory.mktemp("mapped")
+    for name in NAMES[:4]:
+        save(base / "in" / f"{name}.png", natural(name, size=64))
+    ws = init_workspace(base / "ws", encoder="efficientnet-lite0")
+    report = ingest_paths(ws, [base / "in"])
+    assert len(report.added) == 4 and not report.errors
+    embed_images(ws)
+    update_map(ws)
+    return ws.root
+
+
+@pytest.fixture
+def mapped_ws(mapped_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A private copy of the mapped workspace, set as the studio's workspace."""
+    import shutil
+
+    from curator.workspace import open_workspace
+
+    root = tmp_path / "ws"
+    shutil.copytree(mapped_template, root)
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(root))
+    return open_workspace(root)

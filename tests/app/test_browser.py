@@ -1,0 +1,115 @@
+"""End to end in a real browser: `streamlit run app.py`, Debian Chromium driven by Playwright.
+
+Box-selects two points on the map, rejects them and checks the catalog; visits every page and
+saves a screenshot of each under ``test-artifacts/app/`` (``APP_TEST_OUTPUT`` overrides it).
+With ``UPDATE_DOCS_SCREENSHOTS=1`` the Map and Upscale shots are also copied to ``docs/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("curator.shared_map", reason="curator map not committed yet")  # TEMP
+from curator.catalog import list_images
+from curator.shared_map import map_points
+from sr.weights import WeightsError, resolve_weights
+from tests.app.browser import (
+    REPO,
+    box_select,
+    chromium_page,
+    point_pixels,
+    streamlit_server,
+    wait_idle,
+)
+from tests.curator.helpers import natural, save
+
+pytestmark = pytest.mark.browser
+
+
+def _output_dir() -> Path:
+    out = Path(os.environ.get("APP_TEST_OUTPUT", REPO / "test-artifacts" / "app"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _server_env(ws_root: Path, benchmarks: Path, tiny_weights: Path) -> dict[str, str]:
+    env = {"CURATOR_WORKSPACE": str(ws_root), "SR_BENCHMARKS": str(benchmarks)}
+    try:
+        resolve_weights("official")  # real weights make the Upscale screenshot worth showing
+    except WeightsError:
+        env["SR_LIIF_WEIGHTS"] = str(tiny_weights)
+    return env
+
+
+def _shoot(page, out: Path, name: str) -> None:
+    wait_idle(page)
+    page.wait_for_timeout(300)  # let charts finish drawing
+    page.screenshot(path=str(out / f"app-{name}.png"), full_page=True)
+
+
+def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
+    mapped_ws, tiny_benchmarks, tiny_weights, tmp_path
+):
+    out = _output_dir()
+    images = sorted((p for p in map_points(mapped_ws) if p.kind == "image"), key=lambda p: p.x)
+    chosen, others = images[:2], images[2:]
+    env = _server_env(mapped_ws.root, tiny_benchmarks, tiny_weights)
+    picture = save(tmp_path / "astronaut.png", natural("astronaut", size=96))
+
+    with streamlit_server(env, out / "server.log") as url, chromium_page() as page:
+        page.goto(f"{url}/workspace")
+        page.get_by_text("Images", exact=True).first.wait_for()
+        _shoot(page, out, "workspace")
+
+        page.goto(f"{url}/map")
+        page.locator(".js-plotly-plot").first.wait_for()
+        wait_idle(page)
+        pixels = point_pixels(page, [(p.x, p.y) for p in images])
+        left = min(x for x, _ in pixels) - 15
+        right = (pixels[1][0] + pixels[2][0]) / 2  # between the 2nd and 3rd point from the left
+        assert pixels[2][0] - pixels[1][0] > 4, "points too close to split by a box"
+        top = min(y for _, y in pixels) - 15
+        bottom = max(y for _, y in pixels) + 15
+        box_select(page, (left, top), (right, bottom))
+        page.get_by_text("Selection: 2 image(s)").wait_for()
+        _shoot(page, out, "map")
+
+        page.get_by_role("button", name="Reject").click()
+        page.get_by_text("Rejected 2 image(s).").wait_for()
+        rejected = {r.id for r in list_images(mapped_ws, status="rejected")}
+        assert rejected == {p.id for p in chosen}
+        assert all(r.status == "pending" for r in list_images(mapped_ws) if r.id not in rejected)
+        assert others
+
+        for name in ("prompts", "train", "evaluate"):
+            page.goto(f"{url}/{name}")
+            page.get_by_role("heading", name=name.capitalize()).wait_for()
+            if name == "evaluate":
+                page.get_by_role("button", name="Evaluate").click()
+                page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+            _shoot(page, out, name)
+
+        page.goto(f"{url}/upscale")
+        field = page.get_by_label("…or an image path on this machine")
+        field.fill(str(picture))
+        field.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Upscale", exact=True).click()
+        page.get_by_role("button", name="Download").wait_for(timeout=120_000)
+        _shoot(page, out, "upscale")
+
+    assert not page_errors(out / "server.log")
+    for name in ("workspace", "map", "prompts", "train", "upscale", "evaluate"):
+        assert (out / f"app-{name}.png").stat().st_size > 10_000
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        for name in ("map", "upscale"):
+            shutil.copy(out / f"app-{name}.png", REPO / "docs" / f"app-{name}.png")
+
+
+def page_errors(log: Path) -> list[str]:
+    """Tracebacks the server logged (the page shows messages; the log must stay clean)."""
+    return [line for line in log.read_text().splitlines() if "Traceback" in line]

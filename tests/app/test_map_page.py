@@ -1,0 +1,88 @@
+"""Map page: a (faked) chart selection is rejected exactly, undo restores it, filters apply."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytest.importorskip("curator.shared_map", reason="curator map not committed yet")  # TEMP
+from curator.catalog import list_images
+from curator.shared_map import map_points
+from curator.studio.map_page import build_figure, filter_points, selected_image_ids
+
+
+def _page():
+    from curator.studio.feedback import friendly_errors
+    from curator.studio.map_page import render
+    from curator.studio.state import init_state
+
+    init_state()
+    with friendly_errors():
+        render()
+
+
+def _statuses(ws) -> dict[int, str]:
+    return {r.id: r.status for r in list_images(ws)}
+
+
+def test_map_page__reject_exactly_the_selection_then_undo(mapped_ws):
+    ids = sorted(_statuses(mapped_ws))
+    chosen = ids[1:3]
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert not at.exception and not at.error
+    assert at.get("plotly_chart")
+    at.session_state["map_selection"] = chosen  # what a box selection on the chart sets
+    at.run()
+    assert at.subheader[0].value == "Selection: 2 image(s)"
+    (grid,) = at.get("image")  # the thumbnail grid shows exactly the selection
+    assert [img.caption for img in grid.proto.imgs] == [f"#{i}" for i in chosen]
+
+    at.text_input(key="map_reason").input("blurry")
+    at.button(key="map_reject").click().run()
+    assert not at.exception and not at.error
+    after = _statuses(mapped_ws)
+    assert {i for i, s in after.items() if s == "rejected"} == set(chosen)
+    assert all(after[i] == "pending" for i in ids if i not in chosen)
+    assert {r.status_reason for r in list_images(mapped_ws, status="rejected")} == {"blurry"}
+    assert at.success[0].value == "Rejected 2 image(s)."
+
+    at.button(key="map_undo").click().run()
+    assert set(_statuses(mapped_ws).values()) == {"pending"}
+    assert at.session_state["map_selection"] == chosen  # the selection is kept for another try
+
+
+def test_map_page__accept_and_status_filter(mapped_ws):
+    ids = sorted(_statuses(mapped_ws))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.session_state["map_selection"] = [ids[0]]
+    at.run()
+    at.button(key="map_accept").click().run()
+    assert _statuses(mapped_ws)[ids[0]] == "accepted"
+    at.multiselect(key="map_status").set_value(["accepted"]).run()
+    assert not at.exception
+    assert at.caption[0].value.startswith("1 image(s) shown")
+
+
+def test_selected_image_ids__keeps_images_drops_prompts():
+    event = {
+        "selection": {
+            "points": [
+                {"customdata": [7, 0]},
+                {"customdata": [3, 0]},
+                {"customdata": [7, 0]},
+                {"customdata": [1, 1]},  # a prompt star
+                {"customdata": {"0": 9, "1": 0}},  # how the browser sends a typed-array row
+                {"x": 0.0},
+            ]
+        }
+    }
+    assert selected_image_ids(event) == [3, 7, 9]
+    assert selected_image_ids(None) == []
+
+
+def test_build_figure__every_point_once_with_its_id(mapped_ws):
+    points = map_points(mapped_ws)
+    images = filter_points(points, {"status": ["pending"]})
+    fig = build_figure(images, [], "source")
+    carried = sorted(int(row[0]) for trace in fig.data for row in trace.customdata)
+    assert carried == sorted(p.id for p in points if p.kind == "image")
