@@ -63,7 +63,9 @@ def rotate(hr: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Ten
     angle = _u(gen, -45 * strength, 45 * strength)
     side = hr.shape[-1]
     rad = math.radians(abs(angle))
-    valid = max(1, math.floor(side / (math.cos(rad) + math.sin(rad))))
+    # The largest square inside the rotated one, less a pixel each side that bilinear sampling
+    # would blend with the fill outside.
+    valid = max(1, math.floor(side / (math.cos(rad) + math.sin(rad))) - 2)
     rotated = TF.rotate(hr, angle, interpolation=TF.InterpolationMode.BILINEAR)
     off = (side - valid) // 2
     crop = rotated[:, off : off + valid, off : off + valid]
