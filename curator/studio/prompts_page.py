@@ -74,7 +74,7 @@ def refine_section(ws, prompt) -> None:
             f" · avoid: {', '.join(s.negative_terms) or '–'}"
         )
         if s.diff:
-            st.code(s.diff, language="diff")
+            st.code(s.diff, language=None)
     if st.session_state.get("prompt_edit_for") != prompt.id:  # start editing from this version
         st.session_state["prompt_edit_for"] = prompt.id
         st.session_state["prompt_edit_text"] = prompt.text
@@ -89,40 +89,43 @@ def refine_section(ws, prompt) -> None:
 
 
 def generate_section(ws, prompt) -> None:
-    """Generate the next round from this version; new images are embedded and placed."""
+    """Generate the next round from this version; the curator embeds and places new images."""
     from dataclasses import replace
 
     from curator.catalog import list_images
-    from curator.embeddings import embed_images
     from curator.generation import generate_round, settings_from_config
-    from curator.shared_map import update_map
 
     st.subheader("Generate the next round")
     base = settings_from_config(ws)
     mode = st.radio("Mode", ["txt2img", "img2img"], horizontal=True, key="gen_mode")
-    cols = st.columns(5)
-    model = cols[0].text_input("Model", value=base.model, key="gen_model")
-    per_prompt = cols[1].number_input("Images", 1, 64, 4, key="gen_count")
-    steps = cols[2].number_input("Steps", 1, 200, base.steps, key="gen_steps")
-    seed = cols[3].number_input("Seed", 0, 2**31 - 1, base.seed, key="gen_seed")
-    strength = cols[4].slider("Strength", 0.05, 1.0, float(base.strength), key="gen_strength")
+    model = st.text_input(
+        "Model (Hugging Face id or diffusers folder)", base.model, key="gen_model"
+    )
+    cols = st.columns(6)
+    per_prompt = cols[0].number_input("Images", 1, 64, 4, key="gen_count")
+    steps = cols[1].number_input("Steps", 1, 200, base.steps, key="gen_steps")
+    guidance = cols[2].number_input("Guidance", 0.0, 30.0, float(base.guidance), key="gen_guidance")
+    width = cols[3].number_input("Width", 16, 2048, base.width, step=16, key="gen_width")
+    height = cols[4].number_input("Height", 16, 2048, base.height, step=16, key="gen_height")
+    seed = cols[5].number_input("Seed", 0, 2**31 - 1, base.seed, key="gen_seed")
+    strength = st.slider("img2img strength", 0.05, 1.0, float(base.strength), key="gen_strength")
     parents = None
     if mode == "img2img":
         parents = [r.id for r in list_images(ws, status="accepted", source="original")]
         st.caption(f"Variations of {len(parents)} accepted original(s).")
-    if st.button(
-        "Generate", type="primary", key="gen_run", disabled=mode == "img2img" and not parents
-    ):
-        settings = replace(base, model=model, steps=int(steps), seed=int(seed), strength=strength)
+    disabled = mode == "img2img" and not parents
+    if st.button("Generate", type="primary", key="gen_run", disabled=disabled):
+        settings = replace(
+            base, model=model.strip(), steps=int(steps), guidance=float(guidance),
+            width=int(width), height=int(height), seed=int(seed), strength=float(strength),
+        )  # fmt: skip
         update, close = progress_callback("Generating")
         new_ids = generate_round(
             ws, prompt_ids=[prompt.id], mode=mode, per_prompt=int(per_prompt),
             parents=parents, settings=settings, progress=update,
         )  # fmt: skip
         close()
-        embed_images(ws)
-        update_map(ws)  # places the new images with the fitted map: old points stay put
-        st.success(f"Generated {len(new_ids)} image(s); they are on the map.")
+        st.success(f"Generated {len(new_ids)} image(s) in this round; they are on the map.")
 
 
 def render() -> None:

@@ -18,6 +18,7 @@ from curator.studio.jobs import (
     trainer_command,
 )
 from curator.studio.state import open_current
+from sr.training.data import is_export
 from sr.weights import resolve_weights
 
 REFRESH_S = 3.0
@@ -26,9 +27,7 @@ REFRESH_S = 3.0
 def exports(ws_root: Path) -> list[Path]:
     """Export folders of a workspace (newest first)."""
     folder = ws_root / "exports"
-    found = (
-        [p for p in folder.glob("*") if (p / "metadata.jsonl").exists()] if folder.is_dir() else []
-    )
+    found = [p for p in folder.glob("*") if is_export(p)] if folder.is_dir() else []
     return sorted(found, reverse=True)
 
 
@@ -76,6 +75,7 @@ def _export_section(ws) -> None:
         out = ws.root / "exports" / time.strftime("%Y%m%d-%H%M%S")
         export_dataset(ws, out, val_fraction=val)
         st.session_state["train_data"] = str(out)
+        st.session_state["train_data_pick"] = str(out)  # train on what was just exported
         st.success(f"Exported to `{out}`.")
 
 

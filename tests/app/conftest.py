@@ -43,11 +43,10 @@ def tiny_benchmarks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def mapped_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with 4 ingested pictures, embedded offline and placed on the map (built once).
+def build_mapped(base: Path, count: int) -> Path:
+    """A workspace under ``base`` with ``count`` ingested pictures, embedded offline, mapped.
 
-    Four images keep the curator on its PCA layout, so no UMAP fit is paid for in the suite.
+    Fewer than five images keep the curator on its PCA layout, so no UMAP fit is paid for.
     """
     from curator.embeddings import embed_images
     from curator.ingest import ingest_paths
@@ -55,25 +54,56 @@ def mapped_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from curator.workspace import init_workspace
     from tests.curator.helpers import NAMES, natural, save
 
-    base = tmp_path_factory.mktemp("mapped")
-    for name in NAMES[:4]:
+    for name in NAMES[:count]:
         save(base / "in" / f"{name}.png", natural(name, size=64))
     ws = init_workspace(base / "ws", encoder="efficientnet-lite0")
     report = ingest_paths(ws, [base / "in"])
-    assert len(report.added) == 4 and not report.errors
+    assert len(report.added) == count and not report.errors
     embed_images(ws)
     update_map(ws)
     return ws.root
 
 
-@pytest.fixture
-def mapped_ws(mapped_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A private copy of the mapped workspace, set as the studio's workspace."""
+def _private_copy(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import shutil
 
     from curator.workspace import open_workspace
 
     root = tmp_path / "ws"
-    shutil.copytree(mapped_template, root)
+    shutil.copytree(template, root)
     monkeypatch.setenv("CURATOR_WORKSPACE", str(root))
     return open_workspace(root)
+
+
+@pytest.fixture(scope="session")
+def mapped_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four mapped pictures (built once per session)."""
+    return build_mapped(tmp_path_factory.mktemp("mapped"), 4)
+
+
+@pytest.fixture
+def mapped_ws(mapped_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A private copy of the four-picture workspace, set as the studio's workspace."""
+    return _private_copy(mapped_template, tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two mapped pictures: room for a generated round while staying on the PCA layout."""
+    return build_mapped(tmp_path_factory.mktemp("small"), 2)
+
+
+@pytest.fixture
+def small_ws(small_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A private copy of the two-picture workspace, set as the studio's workspace."""
+    return _private_copy(small_template, tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def tiny_diffusion_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Stable Diffusion pipeline (random weights) saved as a diffusers folder."""
+    from tests.curator.tiny_diffusion import tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("tiny_sd")
+    tiny_pipeline(folder).save_pretrained(folder / "model")
+    return folder / "model"

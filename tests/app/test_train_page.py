@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -45,7 +46,8 @@ def workspace(tmp_path, monkeypatch):
     ws = init_workspace(tmp_path / "ws")
     export = ws.root / "exports" / "20260101-000000"
     export.mkdir(parents=True)
-    (export / "metadata.jsonl").write_text("")
+    (export / "train").mkdir()
+    (export / "train" / "metadata.jsonl").write_text("")
     script = tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER)
     monkeypatch.setattr(
@@ -122,3 +124,38 @@ def test_metrics_frame__joins_loss_and_validation_on_step(tmp_path):
     frame = metrics_frame(tmp_path)
     assert list(frame["step"]) == [1, 2] and list(frame["loss"]) == [0.3, 0.2]
     assert frame["psnr_x2"].isna().tolist() == [True, False] and frame["psnr_x2"][1] == 31.0
+
+
+def test_train_page__export_and_real_sr_train_to_the_end(small_ws, tmp_path, monkeypatch):
+    pytest.importorskip("curator.export", reason="curator export not committed yet")  # TEMP
+    from curator.curation import accept_all_pending
+    from sr.training.config import ValConfig, dump_config
+    from tests.sr.train_helpers import tiny_train_config
+
+    accept_all_pending(small_ws)
+    config = tmp_path / "tiny.yaml"
+    val = ValConfig(every=2, scales=(2.0,), crop=24, max_images=1, at_start=False)
+    config.write_text(dump_config(tiny_train_config(val=val)))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.number_input(key="train_val_fraction").set_value(0.5)
+    at.button(key="train_export").click().run()
+    assert not at.exception and not at.error
+    export = Path(at.session_state["train_data"])
+    assert (export / "train" / "metadata.jsonl").exists()
+
+    assert at.selectbox(key="train_data_pick").value == str(export)
+    at.text_input(key="train_run_name").input("real")
+    at.radio(key="train_init").set_value("none")
+    at.number_input(key="train_steps").set_value(4)
+    at.text_input(key="train_config").input(str(config))
+    at.button(key="train_start").click().run()
+    job = jobs.current_job(small_ws.root)
+    _wait_for(lambda: job.state() != "running", timeout=180)
+    assert job.state() == "finished", jobs.log_tail(job)
+
+    frame = metrics_frame(Path(job.run_dir))
+    assert list(frame["step"]) == [1, 2, 3, 4] and frame["loss"].notna().all()
+    assert frame["psnr_x2"].notna().sum() == 2  # validated at steps 2 and 4
+    fresh = AppTest.from_function(_page, default_timeout=30).run()
+    assert "finished" in fresh.subheader[-1].value
+    assert len(fresh.get("plotly_chart")) == 2
