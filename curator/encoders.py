@@ -69,9 +69,11 @@ class OpenClipEncoder:
         self.device = torch.device(device)
         weights = os.environ.get(CLIP_WEIGHTS_ENV) or (None if pretrained == "none" else pretrained)
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=weights, device=self.device
-            )
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)  # an untrained model is the same in every process
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    model_name, pretrained=weights, device=self.device
+                )
         except Exception as exc:  # open_clip/HF raise many types for "not downloaded"
             raise CuratorError(
                 f"CLIP weights for {model_name} ({pretrained}) are not available "

@@ -72,9 +72,12 @@ def hamming_to_many(value: int, others: np.ndarray) -> np.ndarray:
 
 
 def similarity_to_parent(rgb: np.ndarray, parent_rgb: np.ndarray) -> float:
-    """1 − mean absolute difference of the 128x128 gray versions, in [0, 1] (1 = identical)."""
-    a = cv2.resize(_gray(rgb), (128, 128), interpolation=cv2.INTER_AREA)
-    b = cv2.resize(_gray(parent_rgb), (128, 128), interpolation=cv2.INTER_AREA)
+    """1 − mean absolute difference of 32x32 gray versions, in [0, 1] (1 = identical).
+
+    32x32 so that the resize every img2img input goes through does not count as a change.
+    """
+    a = cv2.resize(_gray(rgb), (32, 32), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(_gray(parent_rgb), (32, 32), interpolation=cv2.INTER_AREA)
     return float(1.0 - np.abs(a - b).mean() / 255.0)
 
 

@@ -1,0 +1,157 @@
+"""Export accepted images as a Hugging Face ``imagefolder`` dataset (layout: docs/curator.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curator.catalog import ImageRecord, list_images
+from curator.errors import CuratorError
+from curator.prompts import list_prompts
+from curator.store import image_path
+from curator.workspace import Workspace
+
+SPLITS = ("train", "validation")
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Where the dataset went and how many images each split got."""
+
+    out: Path
+    counts: dict[str, int]
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_round: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def split_score(content_hash: str, seed: int) -> float:
+    """A stable number in [0, 1) per image: below the validation fraction → validation."""
+    digest = hashlib.sha256(f"{seed}:{content_hash}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def assign_splits(records: list[ImageRecord], val_fraction: float, seed: int) -> dict[int, str]:
+    """Image id → split name (deterministic; stable when images are added)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise CuratorError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    scores = {r.id: split_score(r.content_hash, seed) for r in records}
+    splits = {i: ("validation" if s < val_fraction else "train") for i, s in scores.items()}
+    if val_fraction > 0 and len(records) >= 2 and "validation" not in splits.values():
+        splits[min(scores, key=scores.get)] = "validation"
+    return splits
+
+
+def _row(record: ImageRecord, file_name: str, split: str, prompts: dict) -> dict:
+    prompt = prompts.get(record.prompt_id)
+    return {
+        "file_name": file_name,
+        "image_id": record.id,
+        "content_hash": record.content_hash,
+        "source": record.source,
+        "round": record.round,
+        "parent_id": record.parent_id,
+        "prompt_id": record.prompt_id,
+        "prompt": prompt.text if prompt else None,
+        "negative_prompt": prompt.negative if prompt else None,
+        "seed": record.seed,
+        "generator_model": record.generator_model,
+        "generator_settings": record.generator_settings,
+        "width": record.width,
+        "height": record.height,
+        "bit_depth": record.bit_depth,
+        "mode": record.mode,
+        "original_name": record.original_name,
+        "flags": sorted(record.flags),
+        "split": split,
+    }
+
+
+def _card(ws: Workspace, counts: dict, by_source: dict, by_round: dict, args: str) -> str:
+    lines = [
+        "---",
+        "task_categories:",
+        "- image-to-image",
+        "tags:",
+        "- super-resolution",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        "    path: train/**",
+        "  - split: validation",
+        "    path: validation/**",
+        "---",
+        "",
+        f"# {ws.root.name}: curated super-resolution images",
+        "",
+        f"Exported by `curator export` ({args}) from the workspace `{ws.root.name}`: accepted",
+        "images only, with their provenance in each split's `metadata.jsonl`.",
+        "",
+        "| split | images |",
+        "|---|---|",
+        *[f"| {s} | {counts[s]} |" for s in SPLITS],
+        "",
+        "| split | source | images |",
+        "|---|---|---|",
+        *[f"| {s} | {src} | {n} |" for s in SPLITS for src, n in sorted(by_source[s].items())],
+        "",
+        "| split | round | images |",
+        "|---|---|---|",
+        *[f"| {s} | {r} | {n} |" for s in SPLITS for r, n in sorted(by_round[s].items())],
+        "",
+        'Load with `datasets.load_dataset("imagefolder", data_dir=...)` or `sr train --data ...`.',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_dataset(
+    ws: Workspace, out: str | Path, *, val_fraction: float = 0.1, seed: int = 0,
+    overwrite: bool = False,
+) -> ExportReport:  # fmt: skip
+    """Write accepted images + metadata.jsonl + README.md to ``out`` (built aside, then moved)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise CuratorError(f"{out}: exists and is not empty (pass overwrite / --overwrite)")
+    records = list_images(ws, status="accepted")
+    if not records:
+        raise CuratorError(f"{ws.root}: no accepted images to export")
+    splits = assign_splits(records, val_fraction, seed)
+    prompts = {p.id: p for p in list_prompts(ws)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        rows: dict[str, list[dict]] = {s: [] for s in SPLITS}
+        for record in records:
+            split = splits[record.id]
+            source = image_path(ws, record)
+            name = f"{record.id:06d}_{record.content_hash[:12]}{source.suffix}"
+            (build / split).mkdir(exist_ok=True)
+            shutil.copyfile(source, build / split / name)
+            rows[split].append(_row(record, name, split, prompts))
+        counts = {s: len(rows[s]) for s in SPLITS}
+        by_source = {s: dict(Counter(r["source"] for r in rows[s])) for s in SPLITS}
+        by_round = {s: dict(Counter(str(r["round"]) for r in rows[s])) for s in SPLITS}
+        for split, split_rows in rows.items():
+            if split_rows:
+                text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in split_rows)
+                (build / split / "metadata.jsonl").write_text(text, encoding="utf-8")
+        args = f"val_fraction={val_fraction}, seed={seed}"
+        (build / "README.md").write_text(_card(ws, counts, by_source, by_round, args))
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            build.rename(out)
+            shutil.rmtree(old)
+        else:
+            build.rename(out)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return ExportReport(out, counts, by_source, by_round)

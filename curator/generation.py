@@ -1,0 +1,221 @@
+"""Diffusion rounds: text-to-image from prompt versions, image-to-image from accepted originals.
+
+Each finished image is written to the store and committed with its full provenance before the
+next one starts, so an interrupted round keeps everything it finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from curator.catalog import get_image
+from curator.config import GenerationConfig
+from curator.errors import CuratorError
+from curator.ingest import Provenance, add_image
+from curator.prompts import get_prompt
+from curator.quality import Flag, similarity_to_parent
+from curator.store import image_path, load_rgb, write_atomic
+from curator.workspace import Workspace, get_meta, now_iso
+from sr.image_files import ImageData
+
+GenerationSettings = (
+    GenerationConfig  # model, steps, guidance, strength, width, height, seed, device
+)
+MODES = ("txt2img", "img2img")
+Progress = Callable[[int, int], None]
+
+
+def settings_from_config(ws: Workspace, **overrides: Any) -> GenerationSettings:
+    """The workspace's default generation settings, with ``overrides`` applied."""
+    return replace(ws.config.generation, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_pipeline(settings: GenerationSettings, *, mode: str = "txt2img") -> Any:
+    """A diffusers pipeline for ``settings.model`` (a local folder or a Hugging Face cache id)."""
+    if mode not in MODES:
+        raise CuratorError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+    from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
+
+    cls = AutoPipelineForText2Image if mode == "txt2img" else AutoPipelineForImage2Image
+    local = Path(settings.model).is_dir()
+    try:
+        pipe = cls.from_pretrained(settings.model, torch_dtype=torch.float32, local_files_only=True)
+    except Exception as exc:  # diffusers/hub raise OSError, ValueError, EnvironmentError, ...
+        where = "folder" if local else "Hugging Face cache"
+        hf_home = os.environ.get("HF_HOME", "~/.cache/huggingface")
+        raise CuratorError(
+            f"diffusion model {settings.model!r} could not be loaded from the {where} "
+            f"({type(exc).__name__}). Download it once with internet access "
+            f"(`huggingface-cli download {settings.model}`, stored under {hf_home}/hub), "
+            "or pass --model /path/to/a/diffusers/model/folder"
+        ) from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(settings.device)
+
+
+def _next_round(ws: Workspace) -> int:
+    conn = ws.connect()
+    try:
+        return int(conn.execute("SELECT COALESCE(MAX(round), 0) FROM images").fetchone()[0]) + 1
+    finally:
+        conn.close()
+
+
+def _jobs(
+    ws: Workspace, prompt_ids: Sequence[int], mode: str, per_prompt: int, parents: Sequence[int]
+) -> list[tuple[int, int | None]]:
+    """(prompt id, parent id) per image to make, in a fixed order."""
+    if mode == "txt2img":
+        return [(p, None) for p in prompt_ids for _ in range(per_prompt)]
+    return [(p, parent) for parent in parents for p in prompt_ids for _ in range(per_prompt)]
+
+
+def _resolve_parents(ws: Workspace, parents: Sequence[int] | None) -> list[int]:
+    from curator.catalog import list_images
+
+    if parents is None:
+        found = [r.id for r in list_images(ws, status="accepted", source="original")]
+        if not found:
+            raise CuratorError("img2img needs accepted originals; accept some first")
+        return found
+    for parent in parents:
+        if get_image(ws, parent).status != "accepted":
+            raise CuratorError(
+                f"image #{parent} is not accepted; img2img starts from accepted ones"
+            )
+    return list(parents)
+
+
+def _png(image: Image.Image) -> tuple[bytes, ImageData]:
+    rgb = np.asarray(image.convert("RGB"))
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue(), ImageData(rgb, None, "PNG")
+
+
+def generate_round(
+    ws: Workspace,
+    *,
+    prompt_ids: Sequence[int],
+    mode: str = "txt2img",
+    per_prompt: int = 1,
+    parents: Sequence[int] | None = None,
+    settings: GenerationSettings,
+    pipeline: Any = None,
+    progress: Progress | None = None,
+    round: int | None = None,
+    place_on_map: bool = True,
+) -> list[int]:
+    """Generate one round; returns the new image ids (each committed as soon as it exists)."""
+    if mode not in MODES:
+        raise CuratorError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+    if not prompt_ids:
+        raise CuratorError("name at least one prompt version")
+    if per_prompt < 1:
+        raise CuratorError("per_prompt must be at least 1")
+    if mode == "img2img" and int(settings.steps * settings.strength) < 1:
+        raise CuratorError(
+            f"img2img runs steps × strength = {settings.steps * settings.strength:g} < 1 "
+            "denoising steps; raise --steps or --strength"
+        )
+    prompts = {p: get_prompt(ws, p) for p in prompt_ids}
+    parent_ids = _resolve_parents(ws, parents) if mode == "img2img" else []
+    jobs = _jobs(ws, prompt_ids, mode, per_prompt, parent_ids)
+    pipe = pipeline if pipeline is not None else load_pipeline(settings, mode=mode)
+    round = _next_round(ws) if round is None else round
+    size = (settings.width, settings.height)
+    parent_rgb: dict[int, np.ndarray] = {}
+    made: list[int] = []
+    with ws.writer_lock():
+        try:
+            for index, (prompt_id, parent_id) in enumerate(jobs):
+                prompt = prompts[prompt_id]
+                seed = settings.seed + index
+                call: dict[str, Any] = {
+                    "prompt": prompt.text,
+                    "negative_prompt": prompt.negative or None,
+                    "num_inference_steps": settings.steps,
+                    "guidance_scale": settings.guidance,
+                    "generator": torch.Generator(device=settings.device).manual_seed(seed),
+                    "output_type": "pil",
+                }
+                if parent_id is None:
+                    call.update(width=settings.width, height=settings.height)
+                else:
+                    if parent_id not in parent_rgb:
+                        parent_rgb[parent_id] = load_rgb(image_path(ws, get_image(ws, parent_id)))
+                    source = Image.fromarray(parent_rgb[parent_id]).resize(
+                        size, Image.Resampling.LANCZOS
+                    )
+                    call.update(image=source, strength=settings.strength)
+                output = pipe(**call).images[0]
+                data, decoded = _png(output)
+                extra = []
+                if parent_id is not None:
+                    similarity = similarity_to_parent(decoded.pixels, parent_rgb[parent_id])
+                    if similarity >= ws.config.ingest.near_copy_similarity:
+                        extra.append(
+                            Flag(
+                                "near_copy", similarity, f"{similarity:.3f} similar to #{parent_id}"
+                            )
+                        )
+                record = {**asdict(settings), "mode": mode, "seed": seed}
+                image_id, is_new = add_image(
+                    ws,
+                    content_hash=hashlib.sha256(data).hexdigest(),
+                    store_file=lambda target, data=data: write_atomic(target, data),
+                    extension=".png",
+                    decoded=decoded,
+                    original_name=f"round{round}-{mode}-p{prompt_id}-s{seed}.png",
+                    mode="RGB",
+                    provenance=Provenance(
+                        source="generated",
+                        round=round,
+                        parent_id=parent_id,
+                        prompt_id=prompt_id,
+                        seed=seed,
+                        generator_model=settings.model,
+                        generator_settings=record,
+                    ),
+                    extra_flags=extra,
+                )
+                if is_new:  # an output identical to a stored image is not a new image
+                    made.append(image_id)
+                if progress is not None:
+                    progress(index + 1, len(jobs))
+        finally:
+            if made:
+                with ws.transaction() as conn:
+                    conn.execute(
+                        "INSERT INTO events (time, action, payload) VALUES (?, 'generate', ?)",
+                        (now_iso(), json.dumps({"round": round, "mode": mode, "added": made})),
+                    )
+    if place_on_map and made:
+        _place(ws)
+    return made
+
+
+def _place(ws: Workspace) -> None:
+    """Embed the new images and add them to the map, if this workspace has embeddings already."""
+    from curator.embeddings import embed_images
+    from curator.shared_map import update_map
+
+    conn = ws.connect()
+    try:
+        embedded = get_meta(conn, "encoder") is not None
+    finally:
+        conn.close()
+    if embedded:
+        embed_images(ws)
+        update_map(ws)

@@ -1,0 +1,164 @@
+"""Generation rounds with a tiny diffusers pipeline: provenance, img2img, near copies, loading."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curator.catalog import get_image, list_images
+from curator.curation import accept
+from curator.errors import CuratorError
+from curator.generation import (
+    GenerationSettings,
+    generate_round,
+    load_pipeline,
+    settings_from_config,
+)
+from curator.prompts import add_prompt, lineage, prompt_stats
+from curator.shared_map import map_points
+from curator.store import image_path, load_rgb
+from curator.workspace import Workspace
+from tests.curator.tiny_diffusion import tiny_pipeline
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SD pipeline saved as a diffusers folder (loaded through ``load_pipeline``)."""
+    folder = tmp_path_factory.mktemp("tiny_sd")
+    tiny_pipeline(folder).save_pretrained(folder / "model")
+    return folder / "model"
+
+
+@pytest.fixture
+def settings(tiny_model_dir: Path) -> GenerationSettings:
+    return GenerationSettings(
+        model=str(tiny_model_dir), steps=2, guidance=1.5, strength=0.6, width=32, height=32, seed=5
+    )
+
+
+def test_tokenizer__matches_open_clip(tiny_model_dir: Path) -> None:
+    import open_clip
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(tiny_model_dir / "tokenizer")
+    text = "a photo of a red Fox, jumping!"
+    ours = tokenizer(text).input_ids
+    reference = open_clip.get_tokenizer("ViT-B-32")([text])[0].tolist()
+    assert ours == reference[: len(ours)] and ours[-1] == 49407 and len(ours) > 5
+
+
+def test_generate_round__txt2img_provenance_and_map(
+    mapped_ws: Workspace, settings: GenerationSettings
+) -> None:
+    pipe = load_pipeline(settings, mode="txt2img")
+    p = add_prompt(mapped_ws, "a cat on a sofa", negative="blurry")
+    seen = []
+    ids = generate_round(
+        mapped_ws, prompt_ids=[p, 1], per_prompt=2, settings=settings, pipeline=pipe,
+        progress=lambda d, t: seen.append((d, t)),
+    )  # fmt: skip
+    assert len(ids) == 4 and seen[-1] == (4, 4)
+    records = [get_image(mapped_ws, i) for i in ids]
+    assert [r.prompt_id for r in records] == [p, p, 1, 1]
+    assert [r.seed for r in records] == [5, 6, 7, 8]
+    for r in records:
+        assert (r.source, r.round, r.status, r.parent_id) == ("generated", 1, "pending", None)
+        assert r.generator_model == settings.model and (r.width, r.height) == (32, 32)
+        recorded = json.loads(r.generator_settings)
+        assert recorded["mode"] == "txt2img" and recorded["guidance"] == 1.5
+        assert image_path(mapped_ws, r).is_file()
+    # same seed, same settings → the same pixels (provenance is enough to reproduce)
+    again = pipe(
+        prompt="a cat on a sofa", negative_prompt="blurry", num_inference_steps=2,
+        guidance_scale=1.5, width=32, height=32,
+        generator=__import__("torch").Generator().manual_seed(5),
+    ).images[0]  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(again), load_rgb(image_path(mapped_ws, records[0])))
+    placed = {pt.id for pt in map_points(mapped_ws) if pt.kind == "image"}
+    assert set(ids) <= placed  # embedded and placed on the existing map
+    assert prompt_stats(mapped_ws, p).pending == 2
+
+
+def test_generate_round__img2img_from_accepted_originals(
+    mapped_ws: Workspace, settings: GenerationSettings
+) -> None:
+    accept(mapped_ws, [3, 4])
+    p = add_prompt(mapped_ws, "a sharp photo")
+    pipe = load_pipeline(settings, mode="img2img")
+    ids = generate_round(
+        mapped_ws, prompt_ids=[p], mode="img2img", settings=settings, pipeline=pipe,
+        place_on_map=False,
+    )  # fmt: skip
+    assert [get_image(mapped_ws, i).parent_id for i in ids] == [3, 4]
+    assert all(get_image(mapped_ws, i).round == 1 for i in ids)
+    assert all("near_copy" not in get_image(mapped_ws, i).flags for i in ids)  # it changed
+    with pytest.raises(CuratorError, match="not accepted"):
+        generate_round(
+            mapped_ws, prompt_ids=[p], mode="img2img", parents=[5], settings=settings,
+            pipeline=pipe,
+        )  # fmt: skip
+
+
+class _Identity:
+    """A stand-in pipeline returning its input image: img2img that changed nothing."""
+
+    def __call__(self, **kwargs):
+        return type("Out", (), {"images": [kwargs["image"]]})()
+
+
+def test_generate_round__flags_near_copy(
+    mapped_ws: Workspace, settings: GenerationSettings
+) -> None:
+    accept(mapped_ws, [2])
+    p = add_prompt(mapped_ws, "anything")
+    (image_id,) = generate_round(
+        mapped_ws, prompt_ids=[p], mode="img2img", parents=[2], pipeline=_Identity(),
+        settings=replace(settings, width=48, height=48), place_on_map=False,
+    )  # fmt: skip
+    record = get_image(mapped_ws, image_id)
+    assert record.flags["near_copy"] > 0.98 and "#2" in record.flag_details["near_copy"]
+
+
+def test_generate_round__interrupt_keeps_finished(
+    mapped_ws: Workspace, settings: GenerationSettings
+) -> None:
+    pipe = load_pipeline(settings)
+
+    class Interrupting:
+        calls = 0
+
+        def __call__(self, **kwargs):
+            Interrupting.calls += 1
+            if Interrupting.calls == 3:
+                raise KeyboardInterrupt
+            return pipe(**kwargs)
+
+    p = add_prompt(mapped_ws, "a lighthouse")
+    before = len(list_images(mapped_ws))
+    with pytest.raises(KeyboardInterrupt):
+        generate_round(
+            mapped_ws, prompt_ids=[p], per_prompt=4, settings=settings, pipeline=Interrupting()
+        )
+    generated = list_images(mapped_ws, source="generated")
+    assert len(list_images(mapped_ws)) == before + 2 and len(generated) == 2
+    assert all(image_path(mapped_ws, r).is_file() for r in generated)
+
+
+def test_load_pipeline__missing_model_named() -> None:
+    settings = GenerationSettings(model="someone/not-in-the-cache")
+    with pytest.raises(CuratorError) as info:
+        load_pipeline(settings)
+    assert "someone/not-in-the-cache" in str(info.value) and "--model" in str(info.value)
+
+
+def test_prompts__versions_and_lineage(mapped_ws: Workspace) -> None:
+    v2 = add_prompt(mapped_ws, "a photo of a cat, sharp", parent_id=1)
+    v3 = add_prompt(mapped_ws, "a photo of a cat, sharp, detailed", parent_id=v2)
+    assert [p.id for p in lineage(mapped_ws, v3)] == [1, v2, v3]
+    with pytest.raises(CuratorError, match="no prompt with id 99"):
+        add_prompt(mapped_ws, "x", parent_id=99)
+    assert settings_from_config(mapped_ws, steps=3).steps == 3
