@@ -107,6 +107,145 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from curator.embeddings import embed_images, embed_prompts
+    from curator.progress import progress_bar
+
+    ws = _ws(args)
+    with progress_bar("embed") as progress:
+        n = embed_images(ws, progress=progress)
+    texts = embed_prompts(ws)
+    print(
+        f"embedded {n} new image(s), {texts} new prompt text(s) with {ws.config.embedding.encoder}"
+    )
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from curator.embeddings import embed_images
+    from curator.shared_map import update_map
+
+    ws = _ws(args)
+    embed_images(ws)
+    report = update_map(ws, refit=args.refit)
+    what = "fitted" if report.fitted else "extended"
+    print(
+        f"map {what} (fit {report.fit_id}): {report.images_placed} image(s) placed, "
+        f"{report.prompts_placed} prompt(s), {report.total_images} image(s) in all"
+    )
+    if args.png:
+        from curator.map_plot import save_map_png
+
+        print(f"wrote {save_map_png(ws, args.png, color_by=args.color_by)}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from curator.generation import generate_round, settings_from_config
+    from curator.progress import progress_bar
+
+    ws = _ws(args)
+    settings = settings_from_config(
+        ws, model=args.model, steps=args.steps, guidance=args.guidance, strength=args.strength,
+        width=args.width, height=args.height, seed=args.seed, device=args.device,
+    )  # fmt: skip
+    with progress_bar(f"generate ({args.mode})") as progress:
+        ids = generate_round(
+            ws, prompt_ids=args.prompt, mode=args.mode, per_prompt=args.per_prompt,
+            parents=args.parents, settings=settings, progress=progress,
+        )  # fmt: skip
+    print(f"generated {len(ids)} image(s): {' '.join(map(str, ids))}")
+    return 0
+
+
+def cmd_prompt_add(args: argparse.Namespace) -> int:
+    from curator.prompts import add_prompt
+
+    prompt_id = add_prompt(
+        _ws(args), args.text, negative=args.negative, parent_id=args.parent, note=args.note
+    )
+    print(f"prompt #{prompt_id}")
+    return 0
+
+
+def cmd_prompt_list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from curator.prompts import list_prompts, prompt_stats
+
+    ws = _ws(args)
+    prompts = list_prompts(ws)
+    if args.json:
+        print(json.dumps([asdict(p) for p in prompts]))
+        return 0
+    for p in prompts:
+        s = prompt_stats(ws, p.id)
+        parent = f" (from #{p.parent_id})" if p.parent_id else ""
+        negative = f"  [negative: {p.negative}]" if p.negative else ""
+        print(
+            f"#{p.id}{parent}  {s.total} img, {s.accepted} acc, {s.rejected} rej  "
+            f"{p.text}{negative}"
+        )
+    return 0
+
+
+def cmd_refine(args: argparse.Namespace) -> int:
+    from curator.refine import apply_refinement, suggest_refinement
+
+    ws = _ws(args)
+    s = suggest_refinement(ws, args.prompt_id)
+    if args.json:
+        print(json.dumps(s.__dict__))
+    else:
+        print(
+            f"prompt #{s.prompt_id}: rejection rate {s.rejection_rate:.0%} "
+            f"({s.rejected} rejected, {s.accepted} accepted)"
+        )
+        print(f"add to prompt:   {', '.join(s.positive_terms) or '-'}")
+        print(f"add to negative: {', '.join(s.negative_terms) or '-'}")
+        print(s.diff)
+    if args.apply or args.text is not None or args.negative is not None:
+        text = s.proposed_text if args.text is None else args.text
+        negative = s.proposed_negative if args.negative is None else args.negative
+        new = apply_refinement(ws, args.prompt_id, text=text, negative=negative)
+        print(f"new version #{new} (parent #{args.prompt_id})")
+    elif not args.json:
+        print("accept with --apply, or edit with --text/--negative")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from curator.export import export_dataset
+
+    report = export_dataset(
+        _ws(args), args.out, val_fraction=args.val_fraction, seed=args.seed,
+        overwrite=args.overwrite,
+    )  # fmt: skip
+    print(
+        f"exported to {report.out}: {report.counts['train']} train, "
+        f"{report.counts['validation']} validation"
+    )
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from curator.catalog import summary
+    from curator.map_plot import save_map_png
+    from curator.progress import progress_bar
+    from curator.sample import build_sample
+
+    with progress_bar("sample") as progress:
+        ws = build_sample(args.workspace, encoder=args.encoder, progress=progress)
+    png = save_map_png(ws, ws.root / "map.png")
+    counts = summary(ws)
+    print(
+        f"sample workspace {ws.root}: {counts['total']} images "
+        f"({', '.join(f'{k} {v}' for k, v in counts['by_status'].items())}), "
+        f"encoder {ws.config.embedding.encoder}; map: {png}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="curator", description=__doc__)
@@ -145,6 +284,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="")
 
     command("undo", cmd_undo, "revert the last accept/reject")
+
+    command("embed", cmd_embed, "embed new images (and prompt texts with CLIP)")
+
+    p = command("map", cmd_map, "fit or extend the shared map; optional PNG")
+    p.add_argument("--refit", action="store_true", help="refit the map on every image")
+    p.add_argument("--png", type=Path, help="also draw the map to this PNG")
+    p.add_argument("--color-by", default="source", choices=["source", "round", "status"])
+
+    p = command("generate", cmd_generate, "one diffusion round (txt2img or img2img)")
+    p.add_argument("--prompt", type=int, nargs="+", required=True, help="prompt version ids")
+    p.add_argument("--mode", default="txt2img", choices=["txt2img", "img2img"])
+    p.add_argument("--per-prompt", type=int, default=1)
+    p.add_argument(
+        "--parents", type=int, nargs="+", help="img2img sources (default: accepted originals)"
+    )
+    p.add_argument("--model", help="diffusers model id (HF cache) or local folder")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--guidance", type=float)
+    p.add_argument("--strength", type=float)
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+
+    prompt = sub.add_parser("prompt", help="add or list prompt versions")
+    prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
+    p = prompt_sub.add_parser("add", help="add a prompt version")
+    p.add_argument("workspace", type=Path)
+    p.add_argument("text")
+    p.add_argument("--negative", default="")
+    p.add_argument("--parent", type=int)
+    p.add_argument("--note", default="")
+    p.set_defaults(handler=cmd_prompt_add)
+    p = prompt_sub.add_parser("list", help="list prompt versions with their counts")
+    p.add_argument("workspace", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_prompt_list)
+
+    p = command("refine", cmd_refine, "suggest (and apply) a refined prompt version")
+    p.add_argument("prompt_id", type=int)
+    p.add_argument("--apply", action="store_true", help="store the proposal as a new version")
+    p.add_argument("--text", help="store this edited text as the new version")
+    p.add_argument("--negative", help="store this edited negative prompt as the new version")
+    p.add_argument("--json", action="store_true")
+
+    p = command("export", cmd_export, "write accepted images as an imagefolder dataset")
+    p.add_argument("out", type=Path)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+
+    p = command("sample", cmd_sample, "build an offline sample workspace (scikit-image pictures)")
+    p.add_argument(
+        "--encoder", help="default: CLIP if its weights are cached, else efficientnet-lite0"
+    )
     return parser
 
 

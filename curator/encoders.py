@@ -7,6 +7,7 @@ The fallback is EfficientNet-Lite0 with the ImageNet weights shipped inside the 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 from typing import Protocol
@@ -180,8 +181,13 @@ def clip_weights_available(
     model_name: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k"
 ) -> bool:
     """Whether CLIP weights load without a network (picks the sample's encoder)."""
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # open_clip logs its failed download before raising
     try:
         load_encoder(f"open_clip:{model_name}:{pretrained}")
     except CuratorError:
         return False
+    finally:
+        quiet.setLevel(level)
     return True

@@ -77,3 +77,13 @@ def mapped_ws(mapped_ws_template: Workspace, tmp_path: Path) -> Workspace:
 def ingest_set():
     """``ingest_set(ws, folder, count, start=0)``: ingest ``count`` distinct small pictures."""
     return _ingest_set
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SD pipeline saved as a diffusers folder (loaded through ``load_pipeline``)."""
+    from tests.curator.tiny_diffusion import tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("tiny_sd")
+    tiny_pipeline(folder).save_pretrained(folder / "model")
+    return folder / "model"

@@ -22,15 +22,6 @@ from curator.prompts import add_prompt, lineage, prompt_stats
 from curator.shared_map import map_points
 from curator.store import image_path, load_rgb
 from curator.workspace import Workspace
-from tests.curator.tiny_diffusion import tiny_pipeline
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny SD pipeline saved as a diffusers folder (loaded through ``load_pipeline``)."""
-    folder = tmp_path_factory.mktemp("tiny_sd")
-    tiny_pipeline(folder).save_pretrained(folder / "model")
-    return folder / "model"
 
 
 @pytest.fixture
