@@ -93,3 +93,16 @@ def test_sr_train_cli__runs_and_reports_bad_arguments(tmp_path, capsys):
         == 2
     )
     assert "lr_steps" in capsys.readouterr().err
+
+
+def test_trainer__loader_workers_do_not_change_the_result(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=6)
+    weights = []
+    for workers in (0, 2):
+        cfg = tiny_train_config(max_steps=2)
+        cfg = replace(cfg, data=replace(cfg.data, num_workers=workers))
+        trainer = Trainer(cfg, data, tmp_path / f"run{workers}", CPU, show_progress=False)
+        trainer.fit()
+        weights.append(trainer.model.state_dict())
+    for name, value in weights[0].items():
+        assert torch.equal(weights[1][name], value), name
