@@ -189,8 +189,11 @@ class Trainer:
 
     def _restore(self) -> None:
         steps = list_checkpoints(self.run)
-        if not steps:
-            return  # killed before the first checkpoint: start over
+        if not steps:  # killed before the first checkpoint: start over with empty logs
+            if self.info.is_main:
+                self.train_log.truncate_after(-1)
+                self.val_log.truncate_after(-1)
+            return
         weights, state = load_checkpoint(self.run, steps[-1])
         self.model.load_state_dict(weights, strict=True)
         self.optimizer.load_state_dict(state["optimizer"])

@@ -106,3 +106,15 @@ def test_trainer__loader_workers_do_not_change_the_result(tmp_path):
         weights.append(trainer.model.state_dict())
     for name, value in weights[0].items():
         assert torch.equal(weights[1][name], value), name
+
+
+def test_trainer__resume_without_any_checkpoint_starts_over_with_clean_logs(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=5)
+    cfg = tiny_train_config(max_steps=2, val=replace(tiny_train_config().val, at_start=True))
+    run = tmp_path / "run"
+    Trainer(cfg, data, run, CPU, show_progress=False).fit()
+    for path in (run / "checkpoints").iterdir():  # as if killed before the first checkpoint
+        path.unlink()
+    Trainer(cfg, None, run, CPU, resume=True, show_progress=False).fit()
+    assert [r["step"] for r in CsvLog(run / "log.csv", TRAIN_COLUMNS).rows()] == ["1", "2"]
+    assert [r["step"] for r in CsvLog(run / "val.csv", []).rows()] == ["0", "2"]
