@@ -33,8 +33,10 @@ class ImageSplit:
 
 
 def is_export(root: Path) -> bool:
-    """True for a ``curator export`` folder (``train/metadata.jsonl``)."""
-    return (Path(root) / "train" / "metadata.jsonl").is_file()
+    """True for a ``curator export`` folder (a split's ``metadata.jsonl`` or the export marker)."""
+    root = Path(root)
+    markers = (root / "train" / "metadata.jsonl", root / "validation" / "metadata.jsonl")
+    return any(m.is_file() for m in markers) or (root / ".curator-export.json").is_file()
 
 
 def _export_split(folder: Path, warn: Warn) -> list[Path]:
