@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -13,8 +16,45 @@ from curator.studio.state import open_current
 
 COLOR_BY = ("source", "round", "status", "prompt")
 STATUS_COLORS = {"pending": "#9aa0a6", "accepted": "#1e8e3e", "rejected": "#d93025"}
-GRID_LIMIT = 60  # thumbnails drawn for a selection; the actions still apply to all of it
+GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); actions use all
 CHART_KEY = "map_chart"
+
+
+def catalog_token(root: Path) -> tuple:
+    """Changes whenever the catalog is written (by the app or the CLI): its files' stats.
+
+    SQLite in WAL mode appends every commit to ``-wal`` and checkpoints into the main file, so
+    (mtime, size) of both moves on each write; reading them costs two ``stat`` calls, not a query.
+    """
+    stats = []
+    for name in ("catalog.sqlite", "catalog.sqlite-wal"):
+        try:
+            st_ = (root / name).stat()
+            stats.append((st_.st_mtime_ns, st_.st_size))
+        except FileNotFoundError:
+            stats.append(None)
+    return tuple(stats)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _cached_points(root: str, token: tuple) -> list:
+    # Keyed by the catalog token: a click reruns the page but reads nothing from disk.
+    from curator.shared_map import map_points
+    from curator.workspace import open_workspace
+
+    return map_points(open_workspace(root))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _cached_figure(root: str, token: tuple, color_by: str, filters: str, prompts: bool):
+    points = _cached_points(root, token)
+    images = filter_points(points, json.loads(filters))
+    shown = [p for p in points if p.kind == "prompt"] if prompts else []
+    fig = build_figure(images, shown, color_by)
+    # Same data → same revision: the browser's Plotly.react then skips recomputing 10k points on
+    # a rerun, where it would otherwise treat every freshly parsed array as new data.
+    fig.update_layout(datarevision=json.dumps([token, color_by, filters, prompts]))
+    return fig, len(images)
 
 
 def _group(point, color_by: str) -> str:
@@ -59,13 +99,12 @@ def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figur
                 x=np.array([p.x for p in members], dtype=np.float32),
                 y=np.array([p.y for p in members], dtype=np.float32),
                 customdata=np.array([[p.id, 0] for p in members], dtype=np.int64),
-                text=[f"{p.source} · round {p.round} · {p.status}" for p in members],
                 mode="markers",
                 name=name,
                 marker={"size": 7, "color": STATUS_COLORS.get(name)}
                 if color_by == "status"
                 else {"size": 7},
-                hovertemplate="image %{customdata[0]}<br>%{text}<extra></extra>",
+                hovertemplate=f"image %{{customdata[0]}}<br>{color_by}: {name}<extra></extra>",
             )
         )
     if prompts:
@@ -134,30 +173,39 @@ def _act(action: str) -> None:
         st.session_state["map_error"] = exc
 
 
-def _filters(points: Sequence) -> dict:
-    images = [p for p in points if p.kind == "image"]
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _cached_options(root: str, token: tuple) -> dict[str, list]:
+    images = [p for p in _cached_points(root, token) if p.kind == "image"]
+    return {
+        "round": sorted({p.round for p in images}),
+        "source": sorted({p.source for p in images}),
+        "status": sorted({p.status for p in images}),
+        "flag": sorted(set().union(*(_flag_names(p) for p in images))) if images else [],
+    }
+
+
+def _filters(options: dict[str, list]) -> dict:
     cols = st.columns(5)
     color_by = cols[0].selectbox("Colour by", COLOR_BY, key="map_color_by")
     filters = {
-        "round": cols[1].multiselect("Round", sorted({p.round for p in images}), key="map_round"),
-        "source": cols[2].multiselect(
-            "Source", sorted({p.source for p in images}), key="map_source"
-        ),
-        "status": cols[3].multiselect(
-            "Status", sorted({p.status for p in images}), key="map_status"
-        ),
+        name: col.multiselect(name.capitalize(), options[name], key=f"map_{name}")
+        for col, name in zip(cols[1:4], ("round", "source", "status"), strict=True)
     }
-    flags = sorted(set().union(*(_flag_names(p) for p in images))) if images else []
-    filters["flag"] = cols[4].selectbox("Quality flag", ["(any)", *flags], key="map_flag")
-    if filters["flag"] == "(any)":
-        filters["flag"] = None
+    flag = cols[4].selectbox("Quality flag", ["(any)", *options["flag"]], key="map_flag")
+    filters["flag"] = None if flag == "(any)" else flag
     return {"color_by": color_by, **filters}
+
+
+def _thumbnails(ws, ids: list[int]) -> list[str]:
+    """Thumbnail paths; missing ones are made in a few threads (decoding releases the GIL)."""
+    from curator.store import thumbnail
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return [str(p) for p in pool.map(lambda i: thumbnail(ws, i), ids)]
 
 
 def selection_panel(ws) -> None:
     """Thumbnails of the selection and the Reject / Accept / Undo buttons."""
-    from curator.store import thumbnail
-
     ids = st.session_state["map_selection"]
     st.subheader(f"Selection: {len(ids)} image(s)")
     st.text_input("Reason (optional)", key="map_reason")
@@ -175,7 +223,7 @@ def selection_panel(ws) -> None:
     if ids:
         shown = ids[:GRID_LIMIT]
         st.image(
-            [str(thumbnail(ws, i)) for i in shown],
+            _thumbnails(ws, shown),
             caption=[f"#{i}" for i in shown],
             width=112,
         )
@@ -185,8 +233,6 @@ def selection_panel(ws) -> None:
 
 def render() -> None:
     """Draw the Map page."""
-    from curator.shared_map import map_points
-
     st.title("Map")
     if err := st.session_state.pop("map_error", None):
         show_error(err)
@@ -195,26 +241,20 @@ def render() -> None:
     ws = open_current()
     if ws is None:
         return
-    points = map_points(ws)
-    if not points:
+    root, token = str(ws.root), catalog_token(ws.root)
+    if not _cached_points(root, token):
         st.info(
             "No map yet: ingest images, then *Embed new images and update the map* "
             "on the Workspace page."
         )
         return
-    choice = _filters(points)
-    images = filter_points(points, choice)
-    prompts = (
-        [p for p in points if p.kind == "prompt"]
-        if st.toggle("Show prompts", True, key="map_prompts")
-        else []
-    )
+    choice = _filters(_cached_options(root, token))
+    prompts = st.toggle("Show prompts", True, key="map_prompts")
+    filters = json.dumps({k: v for k, v in choice.items() if k != "color_by"}, sort_keys=True)
+    fig, shown = _cached_figure(root, token, choice["color_by"], filters, prompts)
     event = st.plotly_chart(
-        build_figure(images, prompts, choice["color_by"]),
-        key=CHART_KEY,
-        on_select="rerun",
-        selection_mode=("points", "box", "lasso"),
+        fig, key=CHART_KEY, on_select="rerun", selection_mode=("points", "box", "lasso")
     )
     sync_selection(event)
-    st.caption(f"{len(images)} image(s) shown · {len(st.session_state['map_selection'])} selected")
+    st.caption(f"{shown} image(s) shown · {len(st.session_state['map_selection'])} selected")
     selection_panel(ws)

@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("curator.shared_map", reason="curator map not committed yet")  # TEMP
 from curator.catalog import list_images
+from curator.prompts import add_prompt
 from curator.shared_map import map_points
 from sr.weights import WeightsError, resolve_weights
 from tests.app.browser import (
@@ -59,8 +60,9 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
     chosen, others = images[:2], images[2:]
     env = _server_env(mapped_ws.root, tiny_benchmarks, tiny_weights)
     picture = save(tmp_path / "astronaut.png", natural("astronaut", size=96))
+    add_prompt(mapped_ws, "a studio portrait, sharp focus", negative="blurry, jpeg artifacts")
 
-    with streamlit_server(env, out / "server.log") as url, chromium_page() as page:
+    with streamlit_server(env, out / "server.log") as url, chromium_page(height=1300) as page:
         page.goto(f"{url}/workspace")
         page.get_by_text("Images", exact=True).first.wait_for()
         _shoot(page, out, "workspace")
@@ -87,7 +89,7 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
 
         for name in ("prompts", "train", "evaluate"):
             page.goto(f"{url}/{name}")
-            page.get_by_role("heading", name=name.capitalize()).wait_for()
+            page.get_by_role("heading", name=name.capitalize(), exact=True).wait_for()
             if name == "evaluate":
                 page.get_by_role("button", name="Evaluate").click()
                 page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
