@@ -11,7 +11,7 @@ from curator.studio import (
     workspace_page,
 )
 from curator.studio.feedback import friendly_errors
-from curator.studio.state import init_state
+from curator.studio.state import init_state, sidebar_status
 
 st.set_page_config(page_title="SR curation studio", page_icon="🔍", layout="wide")
 init_state()
@@ -26,5 +26,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+sidebar_status()
 with friendly_errors():
     page.run()

@@ -67,3 +67,9 @@ def run_folders(ws_root: Path | None) -> list[Path]:
     return sorted(
         p for p in (ws_root / "runs").iterdir() if any((p / "checkpoints").glob("*.safetensors"))
     )
+
+
+def sidebar_status() -> None:
+    """The open workspace, under the navigation."""
+    root = workspace_root()
+    st.sidebar.caption(f"Workspace: `{root}`" if root else "No workspace open")

@@ -10,6 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from curator.studio.models import cached_model, model_label, pick_model
+from curator.studio.state import open_current, workspace_root
 from sr.image_files import FORMAT_EXTENSIONS, ImageData, read_image, to_eight_bit, write_image
 from sr.upscale import Target, UpscaleError, output_size, parse_scale, parse_size, upscale_image
 
@@ -27,11 +28,24 @@ def _source_file(tmp: Path) -> Path | None:
     """The uploaded file (saved to ``tmp``) or the typed path; None when neither is given."""
     upload = st.file_uploader("Upload an image", type=UPLOAD_TYPES, key="upscale_upload")
     typed = st.text_input("…or an image path on this machine", key="upscale_path").strip()
+    picked = None
+    if workspace_root() is not None:
+        picked = st.number_input(
+            "…or an image of the workspace (id)", min_value=0, value=None, key="upscale_image_id"
+        )
     if upload is not None:
         path = tmp / Path(upload.name).name
         path.write_bytes(upload.getvalue())
         return path
-    return Path(typed).expanduser() if typed else None
+    if typed:
+        return Path(typed).expanduser()
+    if picked:
+        from curator.catalog import get_image
+        from curator.store import image_path
+
+        ws = open_current()
+        return image_path(ws, get_image(ws, int(picked)))
+    return None
 
 
 def _target() -> Target | None:

@@ -61,6 +61,7 @@ def run_ingest(ws, paths: list[Path], recursive: bool) -> None:
         "duplicates": list(report.duplicates),
         "errors": [list(e) for e in report.errors],
     }
+    st.rerun()  # redraw the counts above with the new images
 
 
 def show_ingest_report() -> None:

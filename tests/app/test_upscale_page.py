@@ -90,3 +90,19 @@ def test_upscale_page__bad_scale_and_bad_file_are_messages(tmp_path, tiny_weight
     at.button(key="upscale_run").click().run()
     assert not at.exception
     assert "broken.png" in at.error[0].value and "not an image" in at.error[0].value
+
+
+def test_upscale_page__workspace_image_by_id(mapped_ws, tiny_weights):
+    from curator.catalog import list_images
+    from curator.store import image_path
+
+    record = list_images(mapped_ws)[0]
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.number_input(key="upscale_image_id").set_value(record.id)
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["upscale_result"]
+    assert result["in_hw"] == (record.height, record.width)
+    assert result["out_hw"] == (2 * record.height, 2 * record.width)
+    assert result["name"].startswith(image_path(mapped_ws, record).stem)

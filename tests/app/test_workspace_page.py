@@ -36,3 +36,24 @@ def test_workspace_page__opening_a_non_workspace_is_a_message(tmp_path):
     assert not at.exception
     assert "not a curator workspace" in at.error[0].value
     assert at.session_state["workspace_path"] == ""
+
+
+def test_workspace_page__ingest_lists_bad_files_and_keeps_the_rest(tmp_path):
+    from tests.app.conftest import noise_image
+
+    folder = tmp_path / "in"
+    noise_image(folder / "a.png", (64, 48), seed=1)
+    noise_image(folder / "b.jpg", (40, 40), seed=2)
+    (folder / "empty.png").write_bytes(b"")
+    root = tmp_path / "ws"
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="ws_path_input").input(str(root)).run()
+    at.button(key="ws_create").click().run()
+    at.text_input(key="ingest_folder").input(str(folder)).run()
+    at.button(key="ingest_run").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Added 2 image(s)")
+    errors = at.dataframe[-1].value
+    assert list(errors["file"].str.endswith("empty.png")) == [True]
+    assert summary(open_workspace(root))["total"] == 2
+    assert [m.value for m in at.metric][:2] == ["2", "2"]
