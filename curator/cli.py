@@ -136,7 +136,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     if args.png:
         from curator.map_plot import save_map_png
 
-        print(f"wrote {save_map_png(ws, args.png, color_by=args.color_by)}")
+        png = save_map_png(ws, args.png, color_by=args.color_by, thumbnails=args.thumbnails)
+        print(f"wrote {png}")
     return 0
 
 
@@ -236,7 +237,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     with progress_bar("sample") as progress:
         ws = build_sample(args.workspace, encoder=args.encoder, progress=progress)
-    png = save_map_png(ws, ws.root / "map.png")
+    png = save_map_png(ws, ws.root / "map.png", color_by="status", thumbnails=True)
     counts = summary(ws)
     print(
         f"sample workspace {ws.root}: {counts['total']} images "
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refit", action="store_true", help="refit the map on every image")
     p.add_argument("--png", type=Path, help="also draw the map to this PNG")
     p.add_argument("--color-by", default="source", choices=["source", "round", "status"])
+    p.add_argument("--thumbnails", action="store_true", help="draw small pictures at the points")
 
     p = command("generate", cmd_generate, "one diffusion round (txt2img or img2img)")
     p.add_argument("--prompt", type=int, nargs="+", required=True, help="prompt version ids")

@@ -17,8 +17,10 @@ COLOR_BY = ("source", "round", "status")
 STATUS_COLORS = {"pending": "#9e9e9e", "accepted": "#2e7d32", "rejected": "#c62828"}
 
 
-def save_map_png(ws: Workspace, path: str | Path, *, color_by: str = "source") -> Path:
-    """Draw images (dots, coloured by ``color_by``) and prompts (labelled stars) to ``path``."""
+def save_map_png(
+    ws: Workspace, path: str | Path, *, color_by: str = "source", thumbnails: bool = False
+) -> Path:
+    """Draw images (dots coloured by ``color_by``, optionally thumbnails) and prompts (stars)."""
     if color_by not in COLOR_BY:
         raise CuratorError(f"cannot colour by {color_by!r} (one of {', '.join(COLOR_BY)})")
     points = map_points(ws)
@@ -36,6 +38,8 @@ def save_map_png(ws: Workspace, path: str | Path, *, color_by: str = "source") -
             [p.x for p in members], [p.y for p in members], s=22, color=color,
             label=f"{label} ({len(members)})", alpha=0.85, edgecolors="none",
         )  # fmt: skip
+    if thumbnails:
+        _draw_thumbnails(ws, ax, images)
     prompts = [p for p in points if p.kind == "prompt"]
     if prompts:
         ax.scatter(
@@ -56,3 +60,22 @@ def save_map_png(ws: Workspace, path: str | Path, *, color_by: str = "source") -
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def _draw_thumbnails(ws: Workspace, ax, images: list) -> None:
+    """Small pictures at their points, framed in the colour of their status."""
+    import numpy as np
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+    from PIL import Image
+
+    from curator.store import thumbnail
+
+    for p in images:
+        with Image.open(thumbnail(ws, p.id, size=128)) as im:
+            im.thumbnail((40, 40))
+            pixels = np.asarray(im.convert("RGB"))
+        box = AnnotationBbox(
+            OffsetImage(pixels, zoom=1.0), (p.x, p.y), frameon=True, pad=0.1,
+            bboxprops={"edgecolor": STATUS_COLORS.get(p.status, "black"), "linewidth": 1.5},
+        )  # fmt: skip
+        ax.add_artist(box)

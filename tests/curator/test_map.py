@@ -69,9 +69,14 @@ def test_update_map__tiny_workspaces(tiny_clip: str, tmp_path: Path, ingest_set)
     assert len(_coords(ws)) == 6
 
 
-@pytest.mark.parametrize("color_by", ["source", "round", "status"])
-def test_save_map_png__writes_picture(mapped_ws: Workspace, tmp_path: Path, color_by: str) -> None:
-    path = save_map_png(mapped_ws, tmp_path / "map.png", color_by=color_by)
+@pytest.mark.parametrize(
+    ("color_by", "thumbnails"), [("source", False), ("round", False), ("status", True)]
+)
+def test_save_map_png__writes_picture(
+    mapped_ws: Workspace, tmp_path: Path, color_by: str, thumbnails: bool
+) -> None:
+    path = save_map_png(mapped_ws, tmp_path / "map.png", color_by=color_by, thumbnails=thumbnails)
+    assert (mapped_ws.thumbs_dir / "128").is_dir() == thumbnails
     with Image.open(path) as im:
         assert im.format == "PNG" and im.size[0] > 300
         assert len({tuple(px) for px in np.asarray(im.convert("RGB")).reshape(-1, 3)[::97]}) > 3
