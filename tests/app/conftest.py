@@ -48,7 +48,6 @@ def build_mapped(base: Path, count: int) -> Path:
 
     Fewer than five images keep the curator on its PCA layout, so no UMAP fit is paid for.
     """
-    pytest.importorskip("curator.shared_map", reason="curator map not committed yet")  # TEMP
     from curator.embeddings import embed_images
     from curator.ingest import ingest_paths
     from curator.shared_map import update_map

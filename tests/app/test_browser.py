@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("curator.shared_map", reason="curator map not committed yet")  # TEMP
 from curator.catalog import list_images
 from curator.prompts import add_prompt
 from curator.shared_map import map_points

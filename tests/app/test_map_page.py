@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("curator.shared_map", reason="curator map not committed yet")  # TEMP
 from curator.catalog import list_images
 from curator.shared_map import map_points
 from curator.studio.map_page import build_figure, filter_points, selected_image_ids

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("curator.generation", reason="curator generation not committed yet")  # TEMP
 from curator.catalog import list_images
 from curator.prompts import add_prompt, list_prompts, prompt_stats
 from curator.shared_map import map_points

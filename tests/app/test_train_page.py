@@ -127,7 +127,6 @@ def test_metrics_frame__joins_loss_and_validation_on_step(tmp_path):
 
 
 def test_train_page__export_and_real_sr_train_to_the_end(small_ws, tmp_path, monkeypatch):
-    pytest.importorskip("curator.export", reason="curator export not committed yet")  # TEMP
     from curator.curation import accept_all_pending
     from sr.training.config import ValConfig, dump_config
     from tests.sr.train_helpers import tiny_train_config
