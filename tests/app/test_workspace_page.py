@@ -57,3 +57,22 @@ def test_workspace_page__ingest_lists_bad_files_and_keeps_the_rest(tmp_path):
     assert list(errors["file"].str.endswith("empty.png")) == [True]
     assert summary(open_workspace(root))["total"] == 2
     assert [m.value for m in at.metric][:2] == ["2", "2"]
+
+
+def test_workspace_page__embed_and_map_places_new_images(tmp_path, monkeypatch):
+    from curator.ingest import ingest_paths
+    from curator.shared_map import map_points
+    from curator.workspace import init_workspace
+    from tests.app.conftest import noise_image
+
+    ws = init_workspace(tmp_path / "ws", encoder="efficientnet-lite0")
+    for i in range(3):
+        noise_image(tmp_path / "in" / f"{i}.png", (64, 64), seed=i)
+    ingest_paths(ws, [tmp_path / "in"])
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(ws.root))
+    at = AppTest.from_function(_page, default_timeout=120).run()
+    assert map_points(ws) == []
+    at.button(key="ws_embed_map").click().run()
+    assert not at.exception and not at.error
+    assert at.success[-1].value.startswith("Embedded 3 new image(s)")
+    assert sorted(p.id for p in map_points(ws) if p.kind == "image") == [1, 2, 3]
