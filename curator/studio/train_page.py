@@ -85,13 +85,17 @@ def _start_section(ws) -> None:
     data = st.selectbox("Data (an export folder)", [*found, "Other folder…"], key="train_data_pick")
     if data == "Other folder…":
         data = st.text_input("Image folder", key="train_data_path").strip()
-    name = st.text_input("Run name", value=time.strftime("run-%Y%m%d-%H%M%S"), key="train_run_name")
+    if "train_run_name" not in st.session_state:  # a fixed default: a value= that changes on
+        st.session_state["train_run_name"] = time.strftime("run-%Y%m%d-%H%M%S")  # rerun resets it
+    name = st.text_input("Run name", key="train_run_name")
     init = st.radio(
         "Start from", ["official", "none"], horizontal=True, key="train_init",
         format_func=lambda v: "official LIIF weights (fine-tune)" if v == "official" else "scratch",
     )  # fmt: skip
     steps = st.number_input("Steps", 1, 10_000_000, 1000, key="train_steps")
-    config = st.text_input("Config YAML (optional)", key="train_config").strip()
+    config = st.text_input(
+        "Config YAML (optional)", key="train_config", placeholder="e.g. configs/finetune-cpu.yaml"
+    ).strip()
     if st.button("Start training", type="primary", key="train_start", disabled=not data):
         if init == "official":
             resolve_weights("official")  # missing weights: a clear message now, not a dead job
