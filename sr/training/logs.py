@@ -1,10 +1,52 @@
-"""Training logs: CSV files (truncated on resume) and the loss / PSNR curve plot."""
+"""Training logs: per-step figures, CSV files (truncated on resume) and the curve plot."""
 
 from __future__ import annotations
 
 import csv
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Global (all-process) figures of one step."""
+
+    loss: float
+    basic_mean: float  # mean per-sample L1 of the basic samples
+    n_basic: int
+    rejected: int
+    n_heavy: int
+
+
+class LogWindow:
+    """Running sums between two log rows; time spent on validation/checkpoints is excluded."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.excluded = 0.0
+        self.results: list[StepResult] = []
+
+    def add(self, result: StepResult) -> None:
+        """Count one step."""
+        self.results.append(result)
+
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` (validation, checkpoints) out of the speed."""
+        self.excluded += seconds
+
+    def summary(self) -> dict[str, str]:
+        """Log-row fields: mean basic loss, basic patches per second, rejected fraction."""
+        elapsed = max(time.perf_counter() - self.start - self.excluded, 1e-9)
+        n = max(1, len(self.results))
+        heavy = sum(r.n_heavy for r in self.results)
+        rejected = sum(r.rejected for r in self.results) / heavy if heavy else 0.0
+        return {
+            "loss": f"{sum(r.basic_mean for r in self.results) / n:.6f}",
+            "patches_per_s": f"{sum(r.n_basic for r in self.results) / elapsed:.2f}",
+            "rejected_fraction": f"{rejected:.4f}",
+        }
 
 
 class CsvLog:

@@ -29,7 +29,7 @@ from sr.training.config import TrainConfig, dump_config, load_config
 from sr.training.data import load_images, split_images
 from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
-from sr.training.logs import CsvLog, plot_curves
+from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves
 from sr.training.sampler import BatchPlanner, StepBatches
 from sr.training.step import TrainForward, per_sample_l1
 from sr.training.validate import centre_crops, validate_benchmark, validate_images
@@ -50,44 +50,6 @@ class StepInfo:
     loss: float
     lr: float
     rejected: int
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """Global (all-process) figures of one step."""
-
-    loss: float
-    basic_mean: float  # mean per-sample L1 of the basic samples
-    n_basic: int
-    rejected: int
-    n_heavy: int
-
-
-class _Window:
-    """Running sums between two log rows; time spent on validation/checkpoints is excluded."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.excluded = 0.0
-        self.results: list[StepResult] = []
-
-    def add(self, result: StepResult) -> None:
-        self.results.append(result)
-
-    def exclude(self, seconds: float) -> None:
-        self.excluded += seconds
-
-    def summary(self) -> dict[str, str]:
-        """Log-row fields: mean basic loss, basic patches per second, rejected fraction."""
-        elapsed = max(time.perf_counter() - self.start - self.excluded, 1e-9)
-        n = max(1, len(self.results))
-        heavy = sum(r.n_heavy for r in self.results)
-        rejected = sum(r.rejected for r in self.results) / heavy if heavy else 0.0
-        return {
-            "loss": f"{sum(r.basic_mean for r in self.results) / n:.6f}",
-            "patches_per_s": f"{sum(r.n_basic for r in self.results) / elapsed:.2f}",
-            "rejected_fraction": f"{rejected:.4f}",
-        }
 
 
 def _warn(message: str) -> None:
@@ -267,7 +229,7 @@ class Trainer:
             desc="train",
             disable=not (info.is_main and self.show_progress),
         )
-        window = _Window()
+        window = LogWindow()
         self.model.train()
         for step, batch in enumerate(loader, start=self.start):
             batch = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()}
@@ -285,7 +247,7 @@ class Trainer:
                 bar.set_postfix(
                     loss=row["loss"], patches_s=row["patches_per_s"], rej=row["rejected_fraction"]
                 )
-                window = _Window()
+                window = LogWindow()
             paused = time.perf_counter()  # validation and checkpoints do not count as speed
             if info.is_main and (done % cfg.val.every == 0 or done == self.max_steps):
                 self.validate(done)
