@@ -49,6 +49,8 @@ def _shoot(page, out: Path, name: str) -> None:
     wait_idle(page)
     page.wait_for_timeout(300)  # let charts finish drawing
     page.screenshot(path=str(out / f"app-{name}.png"), full_page=True)
+    assert page.get_by_text("Page not found").count() == 0, name
+    assert page.get_by_text("Something went wrong").count() == 0, name
 
 
 def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
@@ -62,7 +64,7 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
     add_prompt(mapped_ws, "a studio portrait, sharp focus", negative="blurry, jpeg artifacts")
 
     with streamlit_server(env, out / "server.log") as url, chromium_page(height=1300) as page:
-        page.goto(f"{url}/workspace")
+        page.goto(url)  # the default page lives at "/"
         page.get_by_text("Images", exact=True).first.wait_for()
         _shoot(page, out, "workspace")
 
