@@ -106,3 +106,23 @@ def test_upscale_page__workspace_image_by_id(mapped_ws, tiny_weights):
     assert result["in_hw"] == (record.height, record.width)
     assert result["out_hw"] == (2 * record.height, 2 * record.width)
     assert result["name"].startswith(image_path(mapped_ws, record).stem)
+
+
+def test_upscale_page__download_keeps_icc_profile_and_exif(tmp_path, tiny_weights):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010E] = "a test picture"  # ImageDescription
+    src = tmp_path / "meta.jpg"
+    Image.open(noise_image(tmp_path / "base.png", (16, 12))).save(
+        src, icc_profile=icc, exif=exif.tobytes()
+    )
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and not at.error
+    got = Image.open(io.BytesIO(at.session_state["upscale_result"]["data"]))
+    assert got.format == "JPEG" and got.info.get("icc_profile") == icc
+    assert got.getexif().get(0x010E) == "a test picture"
