@@ -20,16 +20,16 @@ GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); a
 CHART_KEY = "map_chart"
 
 
-def catalog_token(root: Path) -> tuple:
+def catalog_token(db_path: Path) -> tuple:
     """Changes whenever the catalog is written (by the app or the CLI): its files' stats.
 
     SQLite in WAL mode appends every commit to ``-wal`` and checkpoints into the main file, so
     (mtime, size) of both moves on each write; reading them costs two ``stat`` calls, not a query.
     """
     stats = []
-    for name in ("catalog.sqlite", "catalog.sqlite-wal"):
+    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
         try:
-            st_ = (root / name).stat()
+            st_ = path.stat()
             stats.append((st_.st_mtime_ns, st_.st_size))
         except FileNotFoundError:
             stats.append(None)
@@ -241,7 +241,7 @@ def render() -> None:
     ws = open_current()
     if ws is None:
         return
-    root, token = str(ws.root), catalog_token(ws.root)
+    root, token = str(ws.root), catalog_token(ws.db_path)
     if not _cached_points(root, token):
         st.info(
             "No map yet: ingest images, then *Embed new images and update the map* "

@@ -84,3 +84,15 @@ def test_build_figure__every_point_once_with_its_id(mapped_ws):
     fig = build_figure(images, [], "source")
     carried = sorted(int(row[0]) for trace in fig.data for row in trace.customdata)
     assert carried == sorted(p.id for p in points if p.kind == "image")
+
+
+def test_catalog_token__changes_on_every_status_write(mapped_ws):
+    from curator.curation import reject, undo_last
+    from curator.studio.map_page import catalog_token
+
+    seen = [catalog_token(mapped_ws.db_path)]
+    reject(mapped_ws, [1])
+    seen.append(catalog_token(mapped_ws.db_path))
+    undo_last(mapped_ws)
+    seen.append(catalog_token(mapped_ws.db_path))
+    assert len(set(seen)) == 3
