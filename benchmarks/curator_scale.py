@@ -50,21 +50,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--reference", action="store_true", help="also time plain UMAP")
+    parser.add_argument("--only-reference", action="store_true", help="time plain UMAP only")
+    parser.add_argument(
+        "--cold", action="store_true", help="no warm-up: the first fit pays the JIT compile, as "
+        "a fresh `curator map` process does",
+    )  # fmt: skip
     args = parser.parse_args()
     ws = init_workspace(Path(tempfile.mkdtemp()) / "ws", encoder="efficientnet-lite0")
-    start = time.perf_counter()
-    warm, _ = fit(synthetic(500, seed=1), ws)
-    warm.transform(synthetic(50, seed=2))
-    if args.reference:
-        warm, _ = pynndescent_fit(synthetic(5000, seed=1))
-        warm.transform(synthetic(50, seed=2))
-    print(f"warm-up (JIT compile, small fits + transforms): {time.perf_counter() - start:.1f} s")
-    print(
-        f"{'points':>7} {'method':>24} {'fit s':>7} {'transform 1k s':>15} {'10k goal <= 30 s':>17}"
-    )
-    methods = [("curator (exact kNN)", lambda d: fit(d, ws))]
-    if args.reference:
+    methods = [] if args.only_reference else [("curator (exact kNN)", lambda d: fit(d, ws))]
+    if args.reference or args.only_reference:
         methods.append(("umap + pynndescent", pynndescent_fit))
+    if not args.cold:
+        start = time.perf_counter()
+        for _, method in methods:
+            warm, _ = method(synthetic(5000, seed=1))
+            warm.transform(synthetic(50, seed=2))
+        print(f"warm-up (JIT compile, 5k fits + transforms): {time.perf_counter() - start:.1f} s")
+    header = ("points", "method", "fit s", "transform 1k s", "10k goal <= 30 s")
+    print("{:>7} {:>24} {:>7} {:>15} {:>17}".format(*header))
     for n in args.sizes:
         data = synthetic(n + 1000, seed=n)
         for name, method in methods:
