@@ -204,6 +204,23 @@ def _thumbnails(ws, ids: list[int]) -> list[str]:
         return [str(p) for p in pool.map(lambda i: thumbnail(ws, i), ids)]
 
 
+def _single_preview(ws, image_id: int) -> None:
+    """A clicked point: a larger preview and its catalog record."""
+    from curator.catalog import get_image
+    from curator.store import thumbnail
+
+    record = get_image(ws, image_id)
+    left, right = st.columns([1, 2])
+    left.image(str(thumbnail(ws, image_id, size=256)), caption=f"#{image_id}")
+    flags = ", ".join(f"{k} ({v:.3g})" for k, v in record.flags.items()) or "none"
+    right.markdown(
+        f"**{record.original_name}** · {record.width}×{record.height} {record.mode}\n\n"
+        f"source **{record.source}** · round {record.round} · status **{record.status}**"
+        f"{f' ({record.status_reason})' if record.status_reason else ''}\n\n"
+        f"prompt {record.prompt_id if record.prompt_id is not None else '–'} · flags: {flags}"
+    )
+
+
 def selection_panel(ws) -> None:
     """Thumbnails of the selection and the Reject / Accept / Undo buttons."""
     ids = st.session_state["map_selection"]
@@ -220,7 +237,9 @@ def selection_panel(ws) -> None:
     )
     cols[1].button("Accept", key="map_accept", on_click=_act, args=("accept",), disabled=not ids)
     cols[2].button("Undo", key="map_undo", on_click=_act, args=("undo",))
-    if ids:
+    if len(ids) == 1:
+        _single_preview(ws, ids[0])
+    elif ids:
         shown = ids[:GRID_LIMIT]
         st.image(
             _thumbnails(ws, shown),

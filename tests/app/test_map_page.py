@@ -54,8 +54,11 @@ def test_map_page__accept_and_status_filter(mapped_ws):
     at = AppTest.from_function(_page, default_timeout=60).run()
     at.session_state["map_selection"] = [ids[0]]
     at.run()
+    assert f"#{ids[0]}" == at.get("image")[0].proto.imgs[0].caption  # one point: a preview
+    assert "source **original**" in at.markdown[-1].value
     at.button(key="map_accept").click().run()
     assert _statuses(mapped_ws)[ids[0]] == "accepted"
+    assert "status **accepted**" in at.markdown[-1].value
     at.multiselect(key="map_status").set_value(["accepted"]).run()
     assert not at.exception
     assert at.caption[0].value.startswith("1 image(s) shown")
