@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install weights demo test test-slow lint bench clean
+.PHONY: install weights demo sample browser test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,17 +19,27 @@ weights: install
 	$(BIN)/sr weights fetch
 
 demo: install weights
-	mkdir -p $(DEMO)
+	$(MAKE) sample
 	$(BIN)/python -c "import skimage.data, PIL.Image as I; I.fromarray(skimage.data.astronaut()).resize((128, 128)).save('$(DEMO)/astronaut.png')"
 	$(BIN)/sr upscale $(DEMO)/astronaut.png -o $(DEMO)/astronaut_x3.7.png --scale 3.7
-	@echo "Upscaled: $(DEMO)/astronaut.png -> $(DEMO)/astronaut_x3.7.png"
+	@echo "Sample workspace: $(DEMO)/workspace; upscaled $(DEMO)/astronaut.png -> $(DEMO)/astronaut_x3.7.png"
+	@echo "Starting the studio on http://localhost:8501 (Ctrl-C stops it)"
+	CURATOR_WORKSPACE=$(DEMO)/workspace $(BIN)/streamlit run app.py --server.headless true
 
-test: install weights
+sample: install
+	mkdir -p $(DEMO)
+	test -d $(DEMO)/workspace || $(BIN)/curator sample $(DEMO)/workspace
+
+# The browser test drives Debian's Chromium through Playwright.
+browser:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install weights browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-test-slow: install weights
+test-slow: install weights browser
 	$(BIN)/python -m pytest -m slow
 
 lint: install

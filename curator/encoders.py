@@ -7,7 +7,6 @@ The fallback is EfficientNet-Lite0 with the ImageNet weights shipped inside the 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 from pathlib import Path
 from typing import Protocol
@@ -180,14 +179,18 @@ def load_encoder(name: str, device: str = "cpu") -> Encoder:
 def clip_weights_available(
     model_name: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k"
 ) -> bool:
-    """Whether CLIP weights load without a network (picks the sample's encoder)."""
-    quiet = logging.getLogger()
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # open_clip logs its failed download before raising
-    try:
-        load_encoder(f"open_clip:{model_name}:{pretrained}")
-    except CuratorError:
+    """Whether CLIP weights are on this machine already (picks the sample's encoder).
+
+    Looks in the Hugging Face cache instead of trying a load: a load on a machine without
+    internet retries the hub for over a minute before it gives up.
+    """
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+
+    if os.environ.get(CLIP_WEIGHTS_ENV):
+        return Path(os.environ[CLIP_WEIGHTS_ENV]).is_file()
+    repo = open_clip.get_pretrained_cfg(model_name, pretrained).get("hf_hub", "").strip("/")
+    if not repo:
         return False
-    finally:
-        quiet.setLevel(level)
-    return True
+    names = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)

@@ -11,7 +11,8 @@ import streamlit as st
 
 WORKSPACE_ENV = "CURATOR_WORKSPACE"
 BENCHMARKS_ENV = "SR_BENCHMARKS"
-DEFAULT_BENCHMARKS = Path("/work/shared/benchmarks")
+# The shared folder beside the checkout, as in the developers' layout (../shared/benchmarks).
+DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[3] / "shared" / "benchmarks"
 
 
 def _defaults() -> dict[str, Any]:
