@@ -2,10 +2,11 @@
 
 Fast: the encoder runs channels-last, the decoder's first layer is computed once per latent code
 as a 3x3 convolution (``LIIF.latent_table``) and gathered per query, and the rest of the MLP runs
-on one flat ``(4 * B * N, D)`` matrix with out-of-place ReLUs, which keeps autograd's backward on
-plain matmuls. Straightforward: NCHW encoder, unfolded features gathered per query and a
-580-wide MLP input for each of the four neighbours, as in the official code. Same maths, so the
-two agree to float rounding (tested on outputs and gradients).
+on one flat ``(4 * B * N, D)`` matrix, which keeps autograd's backward on plain matmuls (no
+in-place ops on views, whose backward replays slow ``as_strided`` copies). Straightforward: NCHW
+encoder, unfolded features gathered per query and a 580-wide MLP input for each of the four
+neighbours, as in the official code. Same maths, so the two agree to float rounding (tested on
+outputs and gradients).
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ def train_query_rgb(
     extra = rel if not cfg.cell_decode else torch.cat([rel, (cell * size).expand_as(rel)], -1)
     h1 = table.reshape(batch * n_codes, width).index_select(0, torch.stack(index).reshape(-1))
     w_extra = first.weight[:, n_feat_in:]
-    x = torch.relu(torch.addmm(h1, extra.reshape(-1, extra.shape[-1]), w_extra.t()))
+    # In-place ReLUs are safe here: every input is a fresh 2-D matmul result, not a view, and
+    # neither addmm's nor ReLU's backward needs the pre-activation.
+    x = torch.addmm(h1, extra.reshape(-1, extra.shape[-1]), w_extra.t()).relu_()
     for layer in linears[1:-1]:
-        x = torch.relu(F.linear(x, layer.weight, layer.bias))
+        x = F.linear(x, layer.weight, layer.bias).relu_()
     pred = F.linear(x, linears[-1].weight, linears[-1].bias).view(n_shift, batch, -1, 3)
     area = torch.abs(rel[..., 0] * rel[..., 1]) + AREA_EPS  # (S, B, N)
     # each neighbour is weighted by the area of the diagonally opposite one
