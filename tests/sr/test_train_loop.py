@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 import torch
 
 from sr.cli import main as sr_main
+from sr.models.liif import LIIFConfig
 from sr.training.checkpoint import list_checkpoints
 from sr.training.config import OptimConfig, ValConfig, dump_config
 from sr.training.logs import CsvLog
@@ -118,3 +120,25 @@ def test_trainer__resume_without_any_checkpoint_starts_over_with_clean_logs(tmp_
     Trainer(cfg, None, run, CPU, resume=True, show_progress=False).fit()
     assert [r["step"] for r in CsvLog(run / "log.csv", TRAIN_COLUMNS).rows()] == ["1", "2"]
     assert [r["step"] for r in CsvLog(run / "val.csv", []).rows()] == ["0", "2"]
+
+
+def test_sr_train__fine_tunes_official_weights_and_sr_eval_reads_the_run(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "data", n=3, size=(196, 200))
+    cfg = tiny_train_config(
+        model=LIIFConfig(),
+        init="official",
+        data=replace(tiny_train_config().data, lr_patch=48, sample_q=64),
+        optim=OptimConfig(batch_size=1, lr=1e-4),
+    )
+    config = tmp_path / "finetune.yaml"
+    config.write_text(dump_config(cfg))
+    run = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(run), "--config", str(config)]
+    assert sr_main([*args, "--max-steps", "1", "--quiet"]) == 0
+    official, tuned = load_model("official").state_dict(), load_model(run).state_dict()
+    changed = [k for k in official if not torch.equal(official[k], tuned[k])]
+    assert changed and max((official[k] - tuned[k]).abs().max() for k in changed) < 1e-3
+    set_dir = make_image_folder(tmp_path / "set" / "HR", n=1, size=(40, 44)).parent
+    capsys.readouterr()
+    assert sr_main(["eval", str(set_dir), "--scale", "2", "--weights", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 1
