@@ -94,6 +94,30 @@ def ensemble_shifts(local_ensemble: bool) -> list[tuple[int, int]]:
     return [(0, 0)]
 
 
+def ensemble_neighbours(
+    coord: torch.Tensor, feat_size: tuple[int, int], local_ensemble: bool
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per ensemble shift: the nearest code's row ``(B, N)``, column ``(B, N)`` and the query's
+    offset from that code's centre in code units ``(B, N, 2)``, for queries ``coord`` ``(B, N, 2)``.
+    """
+    h, w = feat_size
+    size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
+    centres_y = axis_centres(h).to(coord.device)
+    centres_x = axis_centres(w).to(coord.device)
+    eps = EPS_SHIFT if local_ensemble else 0.0
+    out = []
+    for vy, vx in ensemble_shifts(local_ensemble):
+        shifted = coord.clone()
+        shifted[:, :, 0] += vy / h + eps
+        shifted[:, :, 1] += vx / w + eps
+        shifted.clamp_(-1 + 1e-6, 1 - 1e-6)
+        iy = nearest_code_index(shifted[:, :, 0], h)
+        ix = nearest_code_index(shifted[:, :, 1], w)
+        rel = (coord - torch.stack([centres_y[iy], centres_x[ix]], dim=-1)) * size
+        out.append((iy, ix, rel))
+    return out
+
+
 class LIIF(nn.Module):
     """EDSR-baseline encoder + MLP decoder. Images in and out are on the [0, 1] scale."""
 
@@ -149,22 +173,10 @@ class LIIF(nn.Module):
         crop_h, crop_w = grid.crop_size
         batch, n_query = coord.shape[:2]
         size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
-        centres_y = axis_centres(h).to(coord.device)
-        centres_x = axis_centres(w).to(coord.device)
-        eps = EPS_SHIFT if cfg.local_ensemble else 0.0
-
         hidden, areas = [], []
         batch_offset = (torch.arange(batch, device=coord.device) * (crop_h * crop_w)).view(batch, 1)
         table = grid.table.reshape(batch * crop_h * crop_w, -1)
-        for vy, vx in ensemble_shifts(cfg.local_ensemble):
-            shifted = coord.clone()
-            shifted[:, :, 0] += vy / h + eps
-            shifted[:, :, 1] += vx / w + eps
-            shifted.clamp_(-1 + 1e-6, 1 - 1e-6)
-            iy = nearest_code_index(shifted[:, :, 0], h)
-            ix = nearest_code_index(shifted[:, :, 1], w)
-            rel = coord - torch.stack([centres_y[iy], centres_x[ix]], dim=-1)
-            rel = rel * size
+        for iy, ix, rel in ensemble_neighbours(coord, (h, w), cfg.local_ensemble):
             local = (iy - grid.origin[0]) * crop_w + (ix - grid.origin[1]) + batch_offset
             h1 = table.index_select(0, local.reshape(-1)).view(batch, n_query, -1)
             h1 = torch.baddbmm(h1, rel, w_coord.t().expand(batch, 2, -1))

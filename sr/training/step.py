@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sr.coords import axis_centres
-from sr.models.liif import AREA_EPS, EPS_SHIFT, LIIF, ensemble_shifts, nearest_code_index
+from sr.models.liif import AREA_EPS, LIIF, ensemble_neighbours
 from sr.models.liif_reference import reference_query_rgb
 
 # The paper normalises targets as (gt - 0.5) / 0.5 before the L1 loss.
@@ -35,20 +34,11 @@ def train_query_rgb(
     h, w = feat.shape[-2:]
     n_feat_in = first.weight.shape[1] - 2 - (2 if cfg.cell_decode else 0)
     size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
-    centres_y = axis_centres(h).to(coord.device)
-    centres_x = axis_centres(w).to(coord.device)
-    eps = EPS_SHIFT if cfg.local_ensemble else 0.0
     offset = (torch.arange(batch, device=coord.device) * n_codes).view(batch, 1)
 
     index, rels = [], []
-    for vy, vx in ensemble_shifts(cfg.local_ensemble):
-        shifted = coord.clone()
-        shifted[:, :, 0] += vy / h + eps
-        shifted[:, :, 1] += vx / w + eps
-        shifted.clamp_(-1 + 1e-6, 1 - 1e-6)
-        iy = nearest_code_index(shifted[:, :, 0], h)
-        ix = nearest_code_index(shifted[:, :, 1], w)
-        rels.append((coord - torch.stack([centres_y[iy], centres_x[ix]], dim=-1)) * size)
+    for iy, ix, rel in ensemble_neighbours(coord, (h, w), cfg.local_ensemble):
+        rels.append(rel)
         index.append(iy * w + ix + offset)
     rel = torch.stack(rels)  # (S, B, N, 2)
     n_shift = rel.shape[0]
