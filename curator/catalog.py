@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from curator.errors import CuratorError
@@ -147,3 +148,19 @@ def summary(ws: Workspace) -> dict[str, Any]:
         }
     finally:
         conn.close()
+
+
+def catalog_version(db_path: Path) -> tuple:
+    """Changes whenever the catalog is written (by the app or the CLI): its files' stats.
+
+    SQLite in WAL mode appends every commit to ``-wal`` and checkpoints into the main file, so
+    (mtime, size) of both moves on each write; reading them costs two ``stat`` calls, not a query.
+    """
+    stats = []
+    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
+        try:
+            st_ = path.stat()
+            stats.append((st_.st_mtime_ns, st_.st_size))
+        except FileNotFoundError:
+            stats.append(None)
+    return tuple(stats)

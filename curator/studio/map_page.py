@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from curator.catalog import catalog_version
+from curator.shared_map import filter_points, flag_names
 from curator.studio.feedback import show_error
 from curator.studio.state import open_current
 
@@ -18,22 +19,6 @@ COLOR_BY = ("source", "round", "status", "prompt")
 STATUS_COLORS = {"pending": "#9aa0a6", "accepted": "#1e8e3e", "rejected": "#d93025"}
 GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); actions use all
 CHART_KEY = "map_chart"
-
-
-def catalog_token(db_path: Path) -> tuple:
-    """Changes whenever the catalog is written (by the app or the CLI): its files' stats.
-
-    SQLite in WAL mode appends every commit to ``-wal`` and checkpoints into the main file, so
-    (mtime, size) of both moves on each write; reading them costs two ``stat`` calls, not a query.
-    """
-    stats = []
-    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
-        try:
-            st_ = path.stat()
-            stats.append((st_.st_mtime_ns, st_.st_size))
-        except FileNotFoundError:
-            stats.append(None)
-    return tuple(stats)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -61,29 +46,6 @@ def _group(point, color_by: str) -> str:
     if color_by == "prompt":
         return f"prompt {point.prompt_id}" if point.prompt_id is not None else "no prompt"
     return str(getattr(point, color_by))
-
-
-def _flag_names(point) -> set[str]:
-    flags = point.flags or ()
-    return set(flags.keys() if isinstance(flags, dict) else flags)
-
-
-def filter_points(points: Sequence, filters: dict[str, list]) -> list:
-    """Image points whose round/source/status are in the chosen lists and that carry the flag."""
-    flag = filters.get("flag")
-    kept = []
-    for p in points:
-        if p.kind != "image":
-            continue
-        if any(
-            filters.get(f) and getattr(p, f) not in filters[f]
-            for f in ("round", "source", "status")
-        ):
-            continue
-        if flag and flag not in _flag_names(p):
-            continue
-        kept.append(p)
-    return kept
 
 
 def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figure:
@@ -180,7 +142,7 @@ def _cached_options(root: str, token: tuple) -> dict[str, list]:
         "round": sorted({p.round for p in images}),
         "source": sorted({p.source for p in images}),
         "status": sorted({p.status for p in images}),
-        "flag": sorted(set().union(*(_flag_names(p) for p in images))) if images else [],
+        "flag": sorted(set().union(*(flag_names(p) for p in images))) if images else [],
     }
 
 
@@ -260,7 +222,7 @@ def render() -> None:
     ws = open_current()
     if ws is None:
         return
-    root, token = str(ws.root), catalog_token(ws.db_path)
+    root, token = str(ws.root), catalog_version(ws.db_path)
     if not _cached_points(root, token):
         st.info(
             "No map yet: ingest images, then *Embed new images and update the map* "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from curator.catalog import list_images
-from curator.shared_map import map_points
-from curator.studio.map_page import build_figure, filter_points, selected_image_ids
+from curator.shared_map import filter_points, map_points
+from curator.studio.map_page import build_figure, selected_image_ids
 
 
 def _page():
@@ -89,13 +89,13 @@ def test_build_figure__every_point_once_with_its_id(mapped_ws):
     assert carried == sorted(p.id for p in points if p.kind == "image")
 
 
-def test_catalog_token__changes_on_every_status_write(mapped_ws):
+def test_catalog_version__changes_on_every_status_write(mapped_ws):
+    from curator.catalog import catalog_version
     from curator.curation import reject, undo_last
-    from curator.studio.map_page import catalog_token
 
-    seen = [catalog_token(mapped_ws.db_path)]
+    seen = [catalog_version(mapped_ws.db_path)]
     reject(mapped_ws, [1])
-    seen.append(catalog_token(mapped_ws.db_path))
+    seen.append(catalog_version(mapped_ws.db_path))
     undo_last(mapped_ws)
-    seen.append(catalog_token(mapped_ws.db_path))
+    seen.append(catalog_version(mapped_ws.db_path))
     assert len(set(seen)) == 3
