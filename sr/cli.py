@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     except WeightsError as exc:
         _fail(str(exc))
         return 2
+    except BrokenPipeError:  # the reader closed early (`sr eval … --json | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

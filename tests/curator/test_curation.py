@@ -82,3 +82,22 @@ def test_cli__status_list_accept_reject_undo(
     assert len(out) == 2 and out[0].split()[:2] == ["1", "rejected"]
     assert main(["accept", root, "42"]) == 2
     assert "no image with id 42" in capsys.readouterr().err
+
+
+def test_cli__reader_closing_the_pipe_stops_quietly(
+    ws: Workspace, three: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `curator list WS | head` after head has exited
+    saved = os.dup(1)
+    try:
+        os.dup2(write_end, 1)
+        monkeypatch.setattr(sys, "stdout", os.fdopen(1, "w", closefd=False, buffering=1))
+        assert main(["list", str(ws.root)]) == 141
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(write_end)
