@@ -138,3 +138,19 @@ def test_update_map__fallback_prompt_at_centroid_of_own_images(tmp_path: Path, i
     expected = np.mean([images[i] for i in ids[:3]], axis=0)
     np.testing.assert_allclose(prompts[p1], expected, atol=1e-9)
     assert p2 not in prompts
+
+
+def test_exact_cosine_knn__matches_a_full_sort() -> None:
+    from curator.shared_map import exact_cosine_knn
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((300, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    queries = data[:50]
+    indices, distances = exact_cosine_knn(queries, data, k=7, chunk=16)
+    for q in range(len(queries)):
+        cosine = [float(np.dot(queries[q], row)) for row in data]
+        expected = sorted(range(len(data)), key=lambda j: -cosine[j])[:7]
+        assert indices[q].tolist() == expected
+        assert np.allclose(distances[q], [max(0.0, 1 - cosine[j]) for j in expected], atol=1e-6)
+    assert indices[:, 0].tolist() == list(range(50))  # every point is its own nearest
