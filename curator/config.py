@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from curator.errors import CuratorError
+from sr.training.config import ConfigError, from_dict
 
 CONFIG_NAME = "curator.yaml"
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
@@ -72,9 +73,6 @@ class WorkspaceConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
 
 
-_SECTIONS = {f.name: f.default_factory for f in fields(WorkspaceConfig)}  # type: ignore[misc]
-
-
 def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
     """Plain nested dict (for YAML)."""
     return asdict(config)
@@ -82,19 +80,11 @@ def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> WorkspaceConfig:
     """Build a config from a nested dict; unknown keys are an error, missing keys take defaults."""
-    sections = {}
-    for name, value in (data or {}).items():
-        if name not in _SECTIONS:
-            raise CuratorError(f"{source}: unknown section '{name}'")
-        default = _SECTIONS[name]()
-        known = {f.name for f in fields(default)}
-        unknown = set(value or {}) - known
-        if unknown:
-            raise CuratorError(
-                f"{source}: unknown key(s) in '{name}': {', '.join(sorted(unknown))}"
-            )
-        sections[name] = replace(default, **(value or {}))
-    return WorkspaceConfig(**sections)
+    # The trainer's reader already checks unknown keys, mappings and value types per field.
+    try:
+        return from_dict(WorkspaceConfig, data)
+    except ConfigError as exc:
+        raise CuratorError(f"{source}: {exc}") from None
 
 
 def load_config(path: Path) -> WorkspaceConfig:

@@ -64,3 +64,26 @@ def test_open_workspace__bad_config_key(tmp_path: Path) -> None:
     (ws.root / CONFIG_NAME).write_text("ingest:\n  max_pixel: 5\n")
     with pytest.raises(CuratorError, match="max_pixel"):
         open_workspace(ws.root)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("mapp:\n  seed: 1\n", "mapp"),
+        ("map: 3\n", "expected a mapping"),
+        ("map:\n  n_neighbors: many\n", "n_neighbors: expected int"),
+    ],
+)
+def test_open_workspace__bad_config_named(tmp_path: Path, text: str, reason: str) -> None:
+    ws = init_workspace(tmp_path / "w")
+    (ws.root / CONFIG_NAME).write_text(text)
+    with pytest.raises(CuratorError, match=rf"{CONFIG_NAME}: .*{reason}"):
+        open_workspace(ws.root)
+
+
+def test_open_workspace__config_values_read(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "w")
+    (ws.root / CONFIG_NAME).write_text("map:\n  min_dist: 1\n  seed: 7\n")
+    config = open_workspace(ws.root).config
+    assert config.map.min_dist == 1.0 and isinstance(config.map.min_dist, float)
+    assert config.map.seed == 7 and config.ingest.max_pixels == 200_000_000
