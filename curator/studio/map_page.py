@@ -11,12 +11,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from curator.catalog import catalog_version
+from curator.map_plot import STATUS_COLORS  # the map PNG and the page share the colours
 from curator.shared_map import filter_points, flag_names
 from curator.studio.feedback import show_error
 from curator.studio.state import open_current
 
 COLOR_BY = ("source", "round", "status", "prompt")
-STATUS_COLORS = {"pending": "#9aa0a6", "accepted": "#1e8e3e", "rejected": "#d93025"}
 GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); actions use all
 CHART_KEY = "map_chart"
 
@@ -48,6 +48,20 @@ def _group(point, color_by: str) -> str:
     return str(getattr(point, color_by))
 
 
+def _trace(
+    points: Sequence, *, is_prompt: bool, name: str, marker: dict, hover: str
+) -> go.Scattergl:
+    return go.Scattergl(
+        x=np.array([p.x for p in points], dtype=np.float32),
+        y=np.array([p.y for p in points], dtype=np.float32),
+        customdata=np.array([[p.id, int(is_prompt)] for p in points], dtype=np.int64),
+        mode="markers",
+        name=name,
+        marker=marker,
+        hovertemplate=hover,
+    )
+
+
 def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figure:
     """One WebGL trace per colour group; ``customdata`` = (id, 1 for a prompt else 0)."""
     fig = go.Figure()
@@ -55,32 +69,15 @@ def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figur
     for p in images:
         groups.setdefault(_group(p, color_by), []).append(p)
     for name in sorted(groups, key=lambda g: (len(g), g)):
-        members = groups[name]
-        fig.add_trace(
-            go.Scattergl(
-                x=np.array([p.x for p in members], dtype=np.float32),
-                y=np.array([p.y for p in members], dtype=np.float32),
-                customdata=np.array([[p.id, 0] for p in members], dtype=np.int64),
-                mode="markers",
-                name=name,
-                marker={"size": 7, "color": STATUS_COLORS.get(name)}
-                if color_by == "status"
-                else {"size": 7},
-                hovertemplate=f"image %{{customdata[0]}}<br>{color_by}: {name}<extra></extra>",
-            )
-        )
+        marker = {"size": 7}
+        if color_by == "status":
+            marker["color"] = STATUS_COLORS.get(name)
+        hover = f"image %{{customdata[0]}}<br>{color_by}: {name}<extra></extra>"
+        fig.add_trace(_trace(groups[name], is_prompt=False, name=name, marker=marker, hover=hover))
     if prompts:
-        fig.add_trace(
-            go.Scattergl(
-                x=np.array([p.x for p in prompts], dtype=np.float32),
-                y=np.array([p.y for p in prompts], dtype=np.float32),
-                customdata=np.array([[p.id, 1] for p in prompts], dtype=np.int64),
-                mode="markers",
-                name="prompts",
-                marker={"symbol": "star", "size": 14, "color": "#f9ab00", "line": {"width": 1}},
-                hovertemplate="prompt %{customdata[0]}<extra></extra>",
-            )
-        )
+        star = {"symbol": "star", "size": 14, "color": "#f9ab00", "line": {"width": 1}}
+        hover = "prompt %{customdata[0]}<extra></extra>"
+        fig.add_trace(_trace(prompts, is_prompt=True, name="prompts", marker=star, hover=hover))
     fig.update_layout(
         height=600,
         dragmode="lasso",

@@ -89,6 +89,26 @@ def test_build_figure__every_point_once_with_its_id(mapped_ws):
     assert carried == sorted(p.id for p in points if p.kind == "image")
 
 
+def test_build_figure__status_colours_prompts_flagged_and_view_kept(mapped_ws):
+    from curator.map_plot import STATUS_COLORS
+
+    points = map_points(mapped_ws)
+    images = [p for p in points if p.kind == "image"]
+    prompts = [p for p in points if p.kind == "prompt"]
+    fig = build_figure(images, prompts, "status")
+    by_name = {trace.name: trace for trace in fig.data}
+    for status in {p.status for p in images}:
+        assert by_name[status].marker.color == STATUS_COLORS[status]
+        assert all(int(row[1]) == 0 for row in by_name[status].customdata)
+    if prompts:
+        assert sorted(int(r[0]) for r in by_name["prompts"].customdata) == sorted(
+            p.id for p in prompts
+        )
+        assert all(int(row[1]) == 1 for row in by_name["prompts"].customdata)
+    # zoom survives reruns and the lasso is the default tool
+    assert fig.layout.uirevision == "map" and fig.layout.dragmode == "lasso"
+
+
 def test_catalog_version__changes_on_every_status_write(mapped_ws):
     from curator.catalog import catalog_version
     from curator.curation import reject, undo_last
