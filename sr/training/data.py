@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
+from sr import image_files
 from sr.benchmark_sets import IMAGE_SUFFIXES
 
 Warn = Callable[[str], None]
@@ -82,14 +82,12 @@ def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSp
 
 def read_image(path: Path) -> torch.Tensor:
     """RGB uint8 ``(3, H, W)``: EXIF orientation applied, gray/alpha/16-bit made 8-bit RGB."""
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(im, dtype=np.float64)
-            scale = 65535.0 if arr.max() > 255 else 255.0
-            im = Image.fromarray(np.clip(arr / scale * 255 + 0.5, 0, 255).astype(np.uint8))
-        rgb = np.asarray(im.convert("RGB"))
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).contiguous()
+    pixels = image_files.read_image(path).pixels  # (H, W, 1 or 3), alpha kept apart
+    if pixels.dtype == np.uint16:
+        pixels = image_files.to_eight_bit(pixels)
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).contiguous()
 
 
 def load_images(paths: list[Path], min_side: int, warn: Warn = print) -> list[torch.Tensor]:
@@ -98,8 +96,8 @@ def load_images(paths: list[Path], min_side: int, warn: Warn = print) -> list[to
     for path in paths:
         try:
             img = read_image(path)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            warn(f"{path}: skipped (cannot read image: {exc})")
+        except (OSError, ValueError) as exc:  # ImageFileError's reason already names the file
+            warn(f"{path}: skipped (cannot read image: {str(exc).removeprefix(f'{path}: ')})")
             continue
         h, w = img.shape[-2:]
         if min(h, w) < min_side:

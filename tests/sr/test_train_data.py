@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sr.training.config import ConfigError, TrainConfig, dump_config, load_config
@@ -80,3 +81,24 @@ def test_config__unknown_key_names_file_and_key(tmp_path):
     path.write_text("optim: {batch: 4}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml.*optim\.: unknown key\(s\) batch"):
         load_config(path)
+
+
+def test_read_image__sixteen_bit_gray_and_alpha_become_eight_bit_rgb(tmp_path):
+    import cv2
+
+    from sr.training.data import read_image
+
+    rng = np.random.default_rng(1)
+    rgb16 = rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16)
+    # 16-bit colour PNG (OpenCV writes BGR); Pillow alone would keep only the high byte
+    cv2.imwrite(str(tmp_path / "c16.png"), rgb16[..., ::-1])
+    rounded = np.round(rgb16.astype(np.float64) / 65535 * 255).astype(np.uint8)
+    assert torch.equal(read_image(tmp_path / "c16.png"), torch.from_numpy(rounded).permute(2, 0, 1))
+    # a dark 16-bit gray image stays dark: codes are scaled by 255/65535 whatever their maximum
+    cv2.imwrite(str(tmp_path / "g16.png"), np.full((10, 12), 200, dtype=np.uint16))
+    assert read_image(tmp_path / "g16.png").unique().tolist() == [round(200 * 255 / 65535)]
+    rgb8 = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    # alpha is left out, colour kept
+    rgba = np.dstack([rgb8, np.full((20, 24), 7, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    assert torch.equal(read_image(tmp_path / "a.png"), torch.from_numpy(rgb8).permute(2, 0, 1))

@@ -16,7 +16,7 @@ CPU = ProcessInfo(rank=0, world_size=1, device=torch.device("cpu"))
 
 
 def tiny_train_config(**overrides) -> TrainConfig:
-    """2 res-blocks, 8 features, 16-wide decoder, 16-px LR patches, 32 queries, batch 4."""
+    """1 res-block, 8 features, 16-wide decoder, 12-px LR patches, 32 queries, batch 4."""
     base = dict(
         model=LIIFConfig(n_resblocks=1, n_feats=8, hidden_list=(16, 16)),
         data=DataConfig(lr_patch=12, scale_max=4.0, sample_q=32, repeat=1, val_fraction=0.25),
