@@ -88,8 +88,8 @@ def _pillow_pixel_limit(limit: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
-def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int]:
-    """Format, frame count and EXIF orientation from the header, refusing bombs before decoding."""
+def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int, str]:
+    """Format, frames, EXIF orientation and mode from the header; refuses bombs before decoding."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -98,6 +98,7 @@ def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int]:
                 fmt = im.format or "?"
                 frames = getattr(im, "n_frames", 1)
                 orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+                mode = im.mode
     except Image.DecompressionBombError as exc:
         raise RefusedImage(f"refused as a decompression bomb ({exc})") from None
     except UnidentifiedImageError:
@@ -111,7 +112,7 @@ def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int]:
         )
     if fmt not in ACCEPTED_FORMATS:
         raise RefusedImage(f"unsupported format {fmt} (accepted: {', '.join(ACCEPTED_FORMATS)})")
-    return fmt, frames, orientation
+    return fmt, frames, orientation, mode
 
 
 def rgb8(data: ImageData) -> np.ndarray:
@@ -214,11 +215,6 @@ def add_image(
     return image_id, True
 
 
-def _source_mode(path: Path) -> str:
-    with Image.open(path) as im:
-        return im.mode
-
-
 def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
     """Validate and add one file; the outcome goes into ``report`` (bad input never raises)."""
     shown = display_path(path)
@@ -227,12 +223,11 @@ def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
             raise RefusedImage("no such file" if not path.exists() else "not a regular file")
         if path.stat().st_size == 0:
             raise RefusedImage("empty file (0 bytes)")
-        fmt, frames, orientation = _probe(path, ws.config.ingest)
+        fmt, frames, orientation, mode = _probe(path, ws.config.ingest)
         try:
             decoded = read_image(path)
         except ImageFileError as exc:
             raise RefusedImage(str(exc).split(": ", 1)[-1]) from None
-        mode = _source_mode(path)
         raw = path.read_bytes()
         content_hash = hashlib.sha256(raw).hexdigest()
         extra: list[Flag] = []
