@@ -162,6 +162,18 @@ def plan_outputs(
     return plans
 
 
+def upscale_notes(src: Path, image: ImageData, fmt: str) -> list[str]:
+    """What writing ``image`` (read from ``src``) as ``fmt`` cannot keep, one line each."""
+    notes = []
+    if image.frames > 1:
+        notes.append(f"{src}: animated ({image.frames} frames); only the first frame is upscaled")
+    if image.alpha is not None and fmt in ("JPEG", "BMP"):
+        notes.append(f"{src}: {fmt} has no alpha channel; transparency is dropped")
+    if image.bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        notes.append(f"{src}: {fmt} is 8-bit only; 16-bit samples are rounded to 8 bits")
+    return notes
+
+
 def upscale_file(
     model: LIIF,
     src: Path,
@@ -182,13 +194,7 @@ def upscale_file(
     fmt = (fmt or format_for_path(dst) or image.format).upper()
     if fmt not in FORMAT_EXTENSIONS:
         raise ImageFileError(f"{dst}: cannot write format {fmt}")
-    notes = []
-    if image.frames > 1:
-        notes.append(f"{src}: animated ({image.frames} frames); only the first frame is upscaled")
-    if image.alpha is not None and fmt in ("JPEG", "BMP"):
-        notes.append(f"{src}: {fmt} has no alpha channel; transparency is dropped")
-    if image.bit_depth == 16 and fmt not in ("PNG", "TIFF"):
-        notes.append(f"{src}: {fmt} is 8-bit only; 16-bit samples are rounded to 8 bits")
+    notes = upscale_notes(src, image, fmt)
     if on_start is not None:
         on_start(image.size, out_hw)
     result = upscale_image(model, image, out_hw, settings, progress)

@@ -12,7 +12,15 @@ from PIL import Image
 from curator.studio.models import cached_model, model_label, pick_model
 from curator.studio.state import open_current, workspace_root
 from sr.image_files import FORMAT_EXTENSIONS, ImageData, read_image, to_eight_bit, write_image
-from sr.upscale import Target, UpscaleError, output_size, parse_scale, parse_size, upscale_image
+from sr.upscale import (
+    Target,
+    UpscaleError,
+    output_size,
+    parse_scale,
+    parse_size,
+    upscale_image,
+    upscale_notes,
+)
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"]
 MIME = {
@@ -106,6 +114,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
         "model": model_label(spec),
         "liif": preview(result),
         "bicubic": bicubic(image, out_hw),
+        "notes": upscale_notes(Path(src.name), image, fmt),
     }
 
 
@@ -113,6 +122,8 @@ def show_result(result: dict) -> None:
     """Bicubic and LIIF side by side, plus the download button."""
     (h, w), (oh, ow) = result["in_hw"], result["out_hw"]
     st.caption(f"{w}×{h} → {ow}×{oh} · model {result['model']} · {result['format']}")
+    for note in result["notes"]:
+        st.info(note)
     left, right = st.columns(2)
     left.image(result["bicubic"], caption="Bicubic", width="stretch")
     right.image(result["liif"], caption=f"LIIF ({result['model']})", width="stretch")

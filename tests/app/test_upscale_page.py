@@ -126,3 +126,17 @@ def test_upscale_page__download_keeps_icc_profile_and_exif(tmp_path, tiny_weight
     got = Image.open(io.BytesIO(at.session_state["upscale_result"]["data"]))
     assert got.format == "JPEG" and got.info.get("icc_profile") == icc
     assert got.getexif().get(0x010E) == "a test picture"
+
+
+def test_upscale_page__says_what_the_output_cannot_keep(tmp_path, tiny_weights):
+    frames = [Image.new("RGB", (16, 12), color) for color in ("red", "blue")]
+    src = tmp_path / "anim.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100)
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    at.text_input(key="upscale_scale").input("2")
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and not at.error
+    notes = [element.value for element in at.info]
+    assert any("anim.gif" in n and "2 frames" in n and "first frame" in n for n in notes), notes
