@@ -3,11 +3,13 @@
 For x2, x4 and x8 it upscales the same image with (a) ``sr``'s tiled fast path and (b) the
 straightforward paper method (``reference_batched_predict``: whole feature map unfolded, a 580-wide
 MLP input per query and neighbour, 30000-query chunks as in the official evaluation). Each run is a
-fresh subprocess so its peak RSS is its own. Prints output megapixels/s, peak RSS, the speed-up and
-the largest difference between the two outputs; then this machine's GEMM rate at the
-decoder's shape and the share of it the fast path reaches in the decoder layers that remain.
+fresh subprocess so its peak RSS is its own, and rounds of (reference, fast) processes are
+interleaved. Prints each method's best output megapixels/s and peak RSS, the speed-up, the speed-up
+of every round and the largest difference between the two outputs; then this machine's GEMM rate
+at the decoder's shape, the decoder MLP's rate with reused buffers vs fresh outputs, and the share
+of the GEMM rate the fast path reaches in the decoder layers that remain.
 
-    .venv/bin/python benchmarks/sr_speed.py [--out-side 512] [--repeats 2]
+    .venv/bin/python benchmarks/sr_speed.py [--out-side 512] [--repeats 2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 
 WORKER = r"""
 import json, resource, sys, time
@@ -57,24 +60,42 @@ print(json.dumps({"seconds": best, "peak_rss_mb": peak,
 
 GEMM = r"""
 import json, time, torch
+from sr.models.liif import LIIF, Scratch
+torch.set_grad_enabled(False)
+
+
+def rate(fn, flop, n):
+    for _ in range(3):
+        fn()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return flop * n / (time.perf_counter() - start) / 1e9
+
+
 a, b = torch.randn(4096, 256), torch.randn(256, 256)
-for _ in range(5):
-    torch.mm(a, b)
-n = 300
-start = time.perf_counter()
-for _ in range(n):
-    torch.mm(a, b)
-print(json.dumps({"gflops": 2 * 4096 * 256 * 256 * n / (time.perf_counter() - start) / 1e9}))
+gemm = rate(lambda: torch.mm(a, b), 2 * 4096 * 256 * 256, 300)
+# The decoder's layers after the first, on one default block (4 neighbours x 4096 queries), once
+# with a fresh output tensor per layer and once into reused buffers as sr.inference does.
+model, scratch = LIIF(), Scratch()
+h1 = torch.randn(4, 4096, 256)
+mlp_flop = 2 * h1.numel() // 256 * (3 * 256 * 256 + 256 * 3)
+fresh = rate(lambda: model.finish_mlp(h1), mlp_flop, 20)
+reused = rate(lambda: model.finish_mlp(h1, scratch), mlp_flop, 20)
+print(json.dumps({"gflops": gemm, "mlp_fresh": fresh, "mlp_reused": reused}))
 """
 # Multiply-adds per output pixel that no exact method can skip: 4 ensemble neighbours, each
 # through the official decoder's three 256x256 hidden layers and its 256x3 output layer.
 DECODER_MACS_PER_PIXEL = 4 * (3 * 256 * 256 + 256 * 3)
 
 
-def gemm_gflops() -> float:
-    """This machine's float32 GEMM rate at the decoder's shape, in a fresh interpreter."""
+METHODS = ("reference", "fast")
+
+
+def gemm_rates() -> dict[str, float]:
+    """GFLOP/s of a float32 GEMM at the decoder's shape and of the decoder's MLP, fresh process."""
     out = subprocess.run([sys.executable, "-c", GEMM], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure(method: str, scale: int, out_side: int, repeats: int, out_file: str) -> dict:
@@ -91,38 +112,63 @@ def measure(method: str, scale: int, out_side: int, repeats: int, out_file: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-side", type=int, default=512, help="output is out-side x out-side")
-    parser.add_argument("--repeats", type=int, default=2, help="best of N runs per configuration")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N runs per process")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh reference + fast processes per scale"
+    )
     parser.add_argument("--scales", default="2,4,8")
     args = parser.parse_args()
     import torch
 
     mp = args.out_side**2 / 1e6
-    print(f"output {args.out_side}x{args.out_side} ({mp:.2f} MP); best of {args.repeats}")
+    print(
+        f"output {args.out_side}x{args.out_side} ({mp:.2f} MP); best of {args.repeats} runs "
+        f"per process, {args.rounds} rounds of (reference, fast) processes, interleaved"
+    )
+    scales = [int(s) for s in args.scales.split(",")]
+    runs: dict[tuple[int, str], list[dict]] = {(s, m): [] for s in scales for m in METHODS}
+    with tempfile.TemporaryDirectory() as tmp:
+        diffs = {}
+        # Interleaved rounds, so a slow spell on this shared machine hits both methods alike.
+        for _ in range(args.rounds):
+            for scale in scales:
+                for method in METHODS:
+                    out_file = f"{tmp}/{method}{scale}.pt"
+                    runs[scale, method].append(
+                        measure(method, scale, args.out_side, args.repeats, out_file)
+                    )
+                ref, fast = (torch.load(f"{tmp}/{m}{scale}.pt") for m in METHODS)
+                diffs[scale] = (ref - fast).abs().max().item()
     print(
         f"{'scale':>5} {'method':>9} {'MP/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
-        f"{'speed-up':>9} {'max |diff|':>11}"
+        f"{'speed-up':>9} {'max |diff|':>11}   speed-up per round"
     )
     fast_seconds = {}
-    for scale in [int(s) for s in args.scales.split(",")]:
-        ref = measure("reference", scale, args.out_side, args.repeats, "/tmp/sr_speed_ref.pt")
-        fast = measure("fast", scale, args.out_side, args.repeats, "/tmp/sr_speed_fast.pt")
-        diff = (
-            (torch.load("/tmp/sr_speed_ref.pt") - torch.load("/tmp/sr_speed_fast.pt"))
-            .abs()
-            .max()
-            .item()
+    for scale in scales:
+        best = {m: min(runs[scale, m], key=lambda r: r["seconds"]) for m in METHODS}
+        fast_seconds[scale] = best["fast"]["seconds"]
+        per_round = " ".join(
+            f"{r['seconds'] / f['seconds']:.2f}"
+            for r, f in zip(runs[scale, "reference"], runs[scale, "fast"], strict=True)
         )
-        fast_seconds[scale] = fast["seconds"]
-        for name, r in (("reference", ref), ("fast", fast)):
-            ratio = ref["seconds"] / r["seconds"]
+        for name, r in best.items():
+            ratio = best["reference"]["seconds"] / r["seconds"]
             print(
                 f"x{scale:<4} {name:>9} {mp / r['seconds']:8.3f} {r['seconds']:8.2f} "
-                f"{r['peak_rss_mb']:12.0f} "
-                f"{ratio:8.2f}x {diff if name == 'fast' else 0:11.2e}"
+                f"{r['peak_rss_mb']:12.0f} {ratio:8.2f}x "
+                f"{diffs[scale] if name == 'fast' else 0:11.2e}"
+                + (f"   {per_round}" if name == "fast" else "")
             )
+    fast = best["fast"]
     print(f"torch threads per run: {fast['threads']}")
-    peak = gemm_gflops()
+    rates = gemm_rates()
+    peak = rates["gflops"]
     print(f"float32 GEMM 4096x256x256 on this machine: {peak:.0f} GFLOP/s")
+    print(
+        f"decoder MLP on one 4x4096-query block: {rates['mlp_reused']:.0f} GFLOP/s into reused "
+        f"buffers, {rates['mlp_fresh']:.0f} GFLOP/s with fresh outputs "
+        f"({rates['mlp_reused'] / rates['mlp_fresh']:.2f}x)"
+    )
     for scale, seconds in fast_seconds.items():
         # whole-run time (encoder and blending included), so this is a lower bound
         rate = 2 * DECODER_MACS_PER_PIXEL * args.out_side**2 / seconds / 1e9

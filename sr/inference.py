@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from sr.coords import axis_centres
-from sr.models.liif import EPS_SHIFT, LIIF, LatentGrid, ensemble_shifts, nearest_code_index
+from sr.models.liif import LIIF, LatentGrid, Scratch, axis_codes
 
 # Receives each finished block: (top, left, rgb (3, bh, bw) float on the [0, 1] scale, unclamped).
 BlockSink = Callable[[int, int, torch.Tensor], None]
@@ -25,8 +25,8 @@ BlockSink = Callable[[int, int, torch.Tensor], None]
 class TileSettings:
     """Work-size knobs. ``tile``: LR pixels per tile side; ``chunk``: queries per decoder call."""
 
-    tile: int = 192
-    chunk: int = 1024
+    tile: int = 384
+    chunk: int = 4096
 
 
 @dataclass(frozen=True)
@@ -39,33 +39,25 @@ class _AxisSpan:
     crop1: int
 
 
-def _code_span(
-    n_out: int, n_lr: int, out0: int, out1: int, local_ensemble: bool
-) -> tuple[int, int]:
-    """Smallest and largest code index touched by output indices [out0, out1) along one axis."""
-    centres = axis_centres(n_out)[out0:out1]
-    eps = EPS_SHIFT if local_ensemble else 0.0
-    lo, hi = n_lr, -1
-    for v, _ in ensemble_shifts(local_ensemble)[:: 2 if local_ensemble else 1]:
-        shifted = (centres + (v / n_lr + eps)).clamp(-1 + 1e-6, 1 - 1e-6)
-        idx = nearest_code_index(shifted, n_lr)
-        lo, hi = min(lo, int(idx.min())), max(hi, int(idx.max()))
-    return lo, hi
-
-
 def _axis_spans(
     n_out: int, n_lr: int, tile: int, halo: int, local_ensemble: bool
 ) -> list[_AxisSpan]:
-    """Split one axis into tiles of ``tile`` LR cells and the output indices that fall in each."""
+    """Split one axis into equal tiles of at most ``tile`` LR cells and the output indices that
+    fall in each. Equal tiles, not ``tile``-sized ones and a remainder: every tile pays the same
+    halo, so the fewest tiles of even size recompute the least."""
     # Output pixel i's centre lies in LR cell floor((2i + 1) * n_lr / (2 n_out)).
     owner = (2 * torch.arange(n_out, dtype=torch.int64) + 1) * n_lr // (2 * n_out)
+    n_tiles = -(-n_lr // tile)
+    bounds = [i * n_lr // n_tiles for i in range(n_tiles + 1)]
     spans = []
-    for lr0 in range(0, n_lr, tile):
-        members = torch.nonzero((owner >= lr0) & (owner < lr0 + tile)).flatten()
+    for lr0, lr1 in zip(bounds[:-1], bounds[1:], strict=True):
+        members = torch.nonzero((owner >= lr0) & (owner < lr1)).flatten()
         if members.numel() == 0:
             continue
         out0, out1 = int(members[0]), int(members[-1]) + 1
-        lo, hi = _code_span(n_out, n_lr, out0, out1, local_ensemble)
+        codes = axis_codes(axis_centres(n_out)[out0:out1], n_lr, local_ensemble)
+        lo = min(int(index.min()) for index in codes.index.values())
+        hi = max(int(index.max()) for index in codes.index.values())
         spans.append(_AxisSpan(out0, out1, max(0, lo - halo), min(n_lr, hi + 1 + halo)))
     return spans
 
@@ -78,22 +70,26 @@ def _decode_tile(
     cols: tuple[int, int],
     chunk: int,
     sink: BlockSink,
+    scratch: Scratch,
 ) -> None:
     """Query every output pixel of a tile in blocks of about ``chunk`` pixels, into ``sink``."""
     out_h, out_w = out_size
     device = grid.table.device
-    ys_all = axis_centres(out_h).to(device)
-    xs_all = axis_centres(out_w).to(device)
+    ensemble = model.config.local_ensemble
+    row_codes = axis_codes(
+        axis_centres(out_h)[rows[0] : rows[1]].to(device), grid.full_size[0], ensemble
+    )
+    col_codes = axis_codes(
+        axis_centres(out_w)[cols[0] : cols[1]].to(device), grid.full_size[1], ensemble
+    )
     block_w = min(cols[1] - cols[0], chunk)
     block_h = max(1, chunk // block_w)
-    for top in range(rows[0], rows[1], block_h):
-        bottom = min(rows[1], top + block_h)
-        for left in range(cols[0], cols[1], block_w):
-            right = min(cols[1], left + block_w)
-            rgb = model.query_grid(
-                grid, ys_all[top:bottom], xs_all[left:right], cell=(2 / out_h, 2 / out_w)
-            )
-            sink(top, left, rgb.permute(2, 0, 1).cpu())
+    for top in range(0, rows[1] - rows[0], block_h):
+        block_rows = row_codes.slice(top, top + block_h)
+        for left in range(0, cols[1] - cols[0], block_w):
+            block_cols = col_codes.slice(left, left + block_w)
+            rgb = model.decode_grid(grid, block_rows, block_cols, (2 / out_h, 2 / out_w), scratch)
+            sink(rows[0] + top, cols[0] + left, rgb.permute(2, 0, 1).cpu())
 
 
 @torch.no_grad()
@@ -115,6 +111,7 @@ def render(
     ensemble = model.config.local_ensemble
     row_spans = _axis_spans(out_size[0], h, settings.tile, halo, ensemble)
     col_spans = _axis_spans(out_size[1], w, settings.tile, halo, ensemble)
+    scratch = Scratch()
     for rs in row_spans:
         for cs in col_spans:
             crop = img[:, rs.crop0 : rs.crop1, cs.crop0 : cs.crop1].unsqueeze(0).to(device)
@@ -126,7 +123,14 @@ def render(
                 full_size=(h, w),
             )
             _decode_tile(
-                model, grid, out_size, (rs.out0, rs.out1), (cs.out0, cs.out1), settings.chunk, sink
+                model,
+                grid,
+                out_size,
+                (rs.out0, rs.out1),
+                (cs.out0, cs.out1),
+                settings.chunk,
+                sink,
+                scratch,
             )
             if progress is not None:
                 progress((rs.out1 - rs.out0) * (cs.out1 - cs.out0))

@@ -14,6 +14,7 @@ neighbourhood of a code, so it is computed once per latent code as a 3x3 convolu
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -72,6 +73,41 @@ class LatentGrid:
     def __post_init__(self) -> None:
         if self.full_size == (0, 0):
             self.full_size = self.crop_size
+
+
+@dataclass(frozen=True)
+class AxisCodes:
+    """Along one axis, per ensemble offset v: each output centre's nearest code and its offset
+    from that code's centre in code units."""
+
+    index: dict[int, torch.Tensor]
+    rel: dict[int, torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.index.values())))
+
+    def slice(self, start: int, stop: int) -> AxisCodes:
+        """The codes of output centres ``start:stop``."""
+        return AxisCodes(
+            {v: t[start:stop] for v, t in self.index.items()},
+            {v: t[start:stop] for v, t in self.rel.items()},
+        )
+
+
+class Scratch:
+    """Named buffers reused from block to block of one render, grown when a block needs more."""
+
+    def __init__(self) -> None:
+        self._flat: dict[str, torch.Tensor] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+        """A tensor of ``shape`` (uninitialised) backed by the buffer ``name``."""
+        size = math.prod(shape)
+        buf = self._flat.get(name)
+        if buf is None or buf.numel() < size or buf.device != device:
+            buf = torch.empty(size, device=device)
+            self._flat[name] = buf
+        return buf[:size].view(shape)
 
 
 def nearest_code_index(coord: torch.Tensor, size: int) -> torch.Tensor:
@@ -155,8 +191,10 @@ class LIIF(nn.Module):
             table = F.conv2d(feat, kernel, first.bias, padding=1)
         else:
             table = F.conv2d(feat, weight[:, :, None, None], first.bias)
-        # (B, D, h, w) → (B, h*w, D): a view when the conv output is channels-last.
-        return table.permute(0, 2, 3, 1).reshape(table.shape[0], -1, table.shape[1])
+        # (B, D, h, w) → (B, h*w, D) with rows contiguous, since queries gather whole rows (no copy
+        # when the conv output is already channels-last).
+        rows = table.permute(0, 2, 3, 1).reshape(table.shape[0], -1, table.shape[1])
+        return rows.contiguous()
 
     def latent_grid(self, feat: torch.Tensor) -> LatentGrid:
         """The whole (uncropped) latent grid of ``feat``."""
@@ -186,68 +224,99 @@ class LIIF(nn.Module):
             hidden.append(h1)
             areas.append(torch.abs(rel[:, :, 0] * rel[:, :, 1]) + AREA_EPS)
 
-        preds = self._decode_first_layer(torch.stack(hidden, dim=0))  # (S, B, N, 3)
+        preds = self.finish_mlp(torch.stack(hidden, dim=0))  # (S, B, N, 3)
         return _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
 
     def query_grid(
-        self, grid: LatentGrid, ys: torch.Tensor, xs: torch.Tensor, cell: tuple[float, float]
+        self,
+        grid: LatentGrid,
+        ys: torch.Tensor,
+        xs: torch.Tensor,
+        cell: tuple[float, float],
+        scratch: Scratch | None = None,
     ) -> torch.Tensor:
         """RGB ``(R, C, 3)`` on the grid of rows ``ys`` ``(R,)`` times columns ``xs`` ``(C,)``.
 
         Same result as ``query_rgb`` on the meshgrid (batch 1), but codes, relative coordinates
         and the first layer's coordinate term are found once per row and once per column.
+        Inference only: with ``scratch`` the layers write into its reused buffers.
         """
+        h, w = grid.full_size
+        rows = axis_codes(ys, h, self.config.local_ensemble)
+        cols = axis_codes(xs, w, self.config.local_ensemble)
+        return self.decode_grid(grid, rows, cols, cell, scratch or Scratch())
+
+    def decode_grid(
+        self,
+        grid: LatentGrid,
+        rows: AxisCodes,
+        cols: AxisCodes,
+        cell: tuple[float, float],
+        scratch: Scratch,
+    ) -> torch.Tensor:
+        """``query_grid`` from precomputed per-axis codes (so a caller can slice them per block)."""
         cfg = self.config
         first = self.imnet.linears[0]
         n_feat_in = first.weight.shape[1] - 2 - (2 if cfg.cell_decode else 0)
         w_coord = first.weight[:, n_feat_in : n_feat_in + 2]
         h, w = grid.full_size
         crop_w = grid.crop_size[1]
+        n_rows, n_cols = len(rows), len(cols)
         row_bias = 0.0
         if cfg.cell_decode:
             w_cell = first.weight[:, n_feat_in + 2 : n_feat_in + 4]
-            rel_cell = torch.tensor([cell[0] * h, cell[1] * w], dtype=ys.dtype, device=ys.device)
+            rel_cell = torch.tensor([cell[0] * h, cell[1] * w], device=w_cell.device)
             row_bias = w_cell @ rel_cell
-        rows = _axis_codes(ys, h, cfg.local_ensemble)
-        cols = _axis_codes(xs, w, cfg.local_ensemble)
-        hidden, areas = [], []
-        for vy, vx in ensemble_shifts(cfg.local_ensemble):
-            iy, rel_y = rows[vy]
-            ix, rel_x = cols[vx]
+        shifts = ensemble_shifts(cfg.local_ensemble)
+        width = first.weight.shape[0]
+        hidden = scratch.take("first", (len(shifts), n_rows * n_cols, width), w_coord.device)
+        areas = []
+        for k, (vy, vx) in enumerate(shifts):
+            iy, rel_y = rows.index[vy], rows.rel[vy]
+            ix, rel_x = cols.index[vx], cols.rel[vx]
             local = (iy - grid.origin[0]).unsqueeze(1) * crop_w + (ix - grid.origin[1]).unsqueeze(0)
-            h1 = grid.table[0].index_select(0, local.reshape(-1)).view(len(ys), len(xs), -1)
+            torch.index_select(grid.table[0], 0, local.reshape(-1), out=hidden[k])
+            h1 = hidden[k].view(n_rows, n_cols, width)
             h1 += (rel_y.unsqueeze(1) * w_coord[:, 0] + row_bias).unsqueeze(1)
             h1 += (rel_x.unsqueeze(1) * w_coord[:, 1]).unsqueeze(0)
-            hidden.append(h1)
-            areas.append(torch.abs(rel_y.unsqueeze(1) * rel_x.unsqueeze(0)) + AREA_EPS)
-        preds = self._decode_first_layer(torch.stack(hidden, dim=0))  # (S, R, C, 3)
-        return _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
+            areas.append(torch.abs(rel_y.unsqueeze(1) * rel_x.unsqueeze(0)).view(-1) + AREA_EPS)
+        preds = self.finish_mlp(hidden, scratch)  # (S, R*C, 3)
+        rgb = _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
+        return rgb.view(n_rows, n_cols, 3)
 
-    def _decode_first_layer(self, h1: torch.Tensor) -> torch.Tensor:
-        """Finish the MLP from first-layer pre-activations ``(..., D)``: ``(..., 3)``."""
+    def finish_mlp(self, h1: torch.Tensor, scratch: Scratch | None = None) -> torch.Tensor:
+        """Finish the MLP from first-layer pre-activations ``(..., D)``: ``(..., 3)``.
+
+        With ``scratch`` (inference), each layer writes into one of two reused buffers instead
+        of a fresh multi-megabyte tensor per layer, which is slower (``benchmarks/sr_speed.py``
+        measures both).
+        """
         linears = self.imnet.linears
-        x = torch.relu_(h1)
-        for layer in linears[1:-1]:
-            x = torch.relu_(F.linear(x, layer.weight, layer.bias))
-        return F.linear(x, linears[-1].weight, linears[-1].bias)
+        lead = h1.shape[:-1]
+        x = torch.relu_(h1).reshape(-1, h1.shape[-1])
+        for i, layer in enumerate(linears[1:-1]):
+            out = None
+            if scratch is not None:
+                out = scratch.take(f"hidden{i % 2}", (x.shape[0], layer.weight.shape[0]), x.device)
+            x = torch.relu_(torch.addmm(layer.bias, x, layer.weight.t(), out=out))
+        last = linears[-1]
+        return torch.addmm(last.bias, x, last.weight.t()).view(*lead, -1)
 
     def forward(self, img: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
         """Encode ``img`` ``(B, 3, h, w)`` and query it: ``(B, N, 3)``."""
         return self.query_rgb(self.latent_grid(self.gen_feat(img)), coord, cell)
 
 
-def _axis_codes(
-    centres: torch.Tensor, n_codes: int, local_ensemble: bool
-) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Per offset v: nearest code index and relative coordinate (in code units) along one axis."""
+def axis_codes(centres: torch.Tensor, n_codes: int, local_ensemble: bool) -> AxisCodes:
+    """Per ensemble offset along one axis: nearest code and relative coordinate of ``centres``."""
     eps = EPS_SHIFT if local_ensemble else 0.0
     code_centres = axis_centres(n_codes).to(centres.device)
-    out = {}
+    index, rel = {}, {}
     for v in (-1, 1) if local_ensemble else (0,):
         shifted = (centres + (v / n_codes + eps)).clamp_(-1 + 1e-6, 1 - 1e-6)
-        index = nearest_code_index(shifted, n_codes)
-        out[v] = (index, (centres - code_centres[index]) * n_codes)
-    return out
+        index[v] = nearest_code_index(shifted, n_codes)
+        rel[v] = (centres - code_centres[index[v]]) * n_codes
+    return AxisCodes(index, rel)
 
 
 def _blend(preds: torch.Tensor, areas: list[torch.Tensor], local_ensemble: bool) -> torch.Tensor:

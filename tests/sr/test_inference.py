@@ -57,3 +57,11 @@ def test_iter_tiles__cover_every_output_row_once_with_halo():
         lr_lo = (2 * out0 + 1) * 37 // 200
         lr_hi = (2 * (out1 - 1) + 1) * 37 // 200
         assert crop0 <= max(0, lr_lo - 1 - 5) and crop1 >= min(37, lr_hi + 2 + 5)
+
+
+def test_iter_tiles__split_evenly_instead_of_leaving_a_sliver():
+    # 100 LR rows, tile 48: three tiles of 33-34 rows, not 48 + 48 + 4 (each tile pays the halo).
+    spans = list(iter_tiles(n_out=400, n_lr=100, tile=48, halo=0))
+    assert len(spans) == 3
+    lr_rows = [(out1 - out0) // 4 for out0, out1, _, _ in spans]
+    assert max(lr_rows) - min(lr_rows) <= 1 and sum(lr_rows) == 100
