@@ -25,7 +25,7 @@ BlockSink = Callable[[int, int, torch.Tensor], None]
 class TileSettings:
     """Work-size knobs. ``tile``: LR pixels per tile side; ``chunk``: queries per decoder call."""
 
-    tile: int = 384
+    tile: int = 256
     chunk: int = 4096
 
 

@@ -8,8 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from sr.training.config import ConfigError, load_config, with_overrides
-from sr.training.distributed import init_processes, shutdown
-from sr.training.loop import TrainError, train
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +28,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``sr train`` from parsed arguments; returns the exit code."""
+    # Imported here, not at the top: the loop pulls in torchvision (and with it torch._dynamo,
+    # ~160 MB and a second of start-up) that every other `sr` command would pay for.
+    from sr.training.distributed import init_processes, shutdown
+    from sr.training.loop import TrainError, train
+
     if bool(args.out) == bool(args.resume):
         print("error: give either --out RUN (new run) or --resume RUN", file=sys.stderr)
         return 2

@@ -202,3 +202,17 @@ def test_upscale__animated_and_dropped_alpha_are_noted(tmp_path, capsys):
     assert "anim.webp: animated (3 frames); only the first frame" in err
     assert "rgba.png: JPEG has no alpha channel" in err
     assert read_image(tmp_path / "out" / "anim.jpg").pixels.shape == (20, 20, 3)
+
+
+def test_cli__upscale_does_not_load_the_training_stack():
+    # torchvision (pulled in by the trainer) brings torch._dynamo: ~160 MB of peak memory that
+    # `sr upscale` must not pay for.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sr.cli; sr.cli.build_parser(); "
+        "print('torchvision' in sys.modules, 'sr.training.loop' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
