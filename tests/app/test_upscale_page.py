@@ -31,15 +31,22 @@ def _with_custom_weights(at: AppTest, weights) -> AppTest:
     return at
 
 
+def _upscale_path(src, weights, scale: str | None = None) -> AppTest:
+    """Upscale the file ``src`` on the page with ``weights``; the run must show no error."""
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    if scale is not None:
+        at.text_input(key="upscale_scale").input(scale)
+    _with_custom_weights(at, weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and not at.error
+    return at
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
 def test_upscale_page__scale_matches_cli_output_and_keeps_format(tmp_path, tiny_weights, suffix):
     src = noise_image(tmp_path / f"in{suffix}", (20, 14))
-    at = AppTest.from_function(_page, default_timeout=60).run()
-    at.text_input(key="upscale_path").input(str(src))
-    at.text_input(key="upscale_scale").input("2.5")
-    _with_custom_weights(at, tiny_weights).run()
-    at.button(key="upscale_run").click().run()
-    assert not at.exception and not at.error
+    at = _upscale_path(src, tiny_weights, "2.5")
 
     result = at.session_state["upscale_result"]
     expected = upscale_file(
@@ -118,11 +125,7 @@ def test_upscale_page__download_keeps_icc_profile_and_exif(tmp_path, tiny_weight
     Image.open(noise_image(tmp_path / "base.png", (16, 12))).save(
         src, icc_profile=icc, exif=exif.tobytes()
     )
-    at = AppTest.from_function(_page, default_timeout=60).run()
-    at.text_input(key="upscale_path").input(str(src))
-    _with_custom_weights(at, tiny_weights).run()
-    at.button(key="upscale_run").click().run()
-    assert not at.exception and not at.error
+    at = _upscale_path(src, tiny_weights)
     got = Image.open(io.BytesIO(at.session_state["upscale_result"]["data"]))
     assert got.format == "JPEG" and got.info.get("icc_profile") == icc
     assert got.getexif().get(0x010E) == "a test picture"
@@ -132,11 +135,6 @@ def test_upscale_page__says_what_the_output_cannot_keep(tmp_path, tiny_weights):
     frames = [Image.new("RGB", (16, 12), color) for color in ("red", "blue")]
     src = tmp_path / "anim.gif"
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=100)
-    at = AppTest.from_function(_page, default_timeout=60).run()
-    at.text_input(key="upscale_path").input(str(src))
-    at.text_input(key="upscale_scale").input("2")
-    _with_custom_weights(at, tiny_weights).run()
-    at.button(key="upscale_run").click().run()
-    assert not at.exception and not at.error
+    at = _upscale_path(src, tiny_weights, "2")
     notes = [element.value for element in at.info]
     assert any("anim.gif" in n and "2 frames" in n and "first frame" in n for n in notes), notes
