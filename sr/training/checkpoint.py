@@ -5,26 +5,45 @@ and ``step-NNNNNNN.state.pt`` (step, optimizer, scheduler, RNG states, loss stat
 PSNR) for the last ``keep_last`` checkpoints, plus ``last.safetensors`` and ``best.safetensors``,
 which ``sr upscale/eval --weights RUN`` read. Every file is written to a temp file and renamed;
 the state file is written after its weights, so a checkpoint counts only once both exist and a
-kill at any moment leaves the previous one intact.
+kill at any moment leaves the previous one intact. A failed write (disk full) leaves no temp
+file and no weights without state. A checkpoint whose files cannot be loaded (cut short by a
+full disk or a copy, zeroed by a crash) is skipped on resume, see ``newest_loadable``.
 """
 
 from __future__ import annotations
 
 import ast
-import os
+import pickle
 import random
 import re
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from sr.atomic import atomic_path
 from sr.models.liif import LIIF
 from sr.weights import save_model
 
 STEP_RE = re.compile(r"^step-(\d+)\.state\.pt$")
+STATE_KEYS = ("step", "optimizer", "scheduler", "loss_stats", "best_psnr", "rng")
+# What loading a damaged file raises: torch's zip reader (RuntimeError), its unpickler on a
+# stub (EOFError) or on garbage (UnpicklingError), safetensors' header checks.
+_LOAD_ERRORS = (
+    OSError,
+    EOFError,
+    RuntimeError,
+    ValueError,
+    pickle.UnpicklingError,
+    SafetensorError,
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be loaded; the message names the file and the reason."""
 
 
 def checkpoint_dir(run: Path) -> Path:
@@ -60,26 +79,39 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _atomic_torch_save(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its file name (a failed write() names no file)."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: int) -> None:
-    """Write the step's weights and state, refresh ``last``, and prune old checkpoints."""
+    """Write the step's weights and state, refresh ``last``, and prune old checkpoints.
+
+    On a failed write (an OSError naming the file) the earlier checkpoints are untouched and
+    this step leaves nothing behind: no temp file, no weights without their state.
+    """
     folder = checkpoint_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
     weights, side = _paths(run, step)
     extra = {"step": str(step)}
-    save_model(model, weights, extra=extra)
-    _atomic_torch_save({**state, "step": step}, side)
-    save_model(model, folder / "last.safetensors", extra=extra)
+    writing = weights
+    try:
+        save_model(model, weights, extra=extra)
+        writing = side
+        with atomic_path(side, suffix=".tmp") as tmp:
+            torch.save({**state, "step": step}, tmp)
+    except OSError as exc:
+        # Only this step's pair goes: new weights without state, or an unloadable pair that
+        # resume skipped and this rerun of the step was replacing.
+        side.unlink(missing_ok=True)
+        weights.unlink(missing_ok=True)
+        raise _named(exc, writing) from exc
+    try:
+        save_model(model, folder / "last.safetensors", extra=extra)
+    except OSError as exc:
+        raise _named(exc, folder / "last.safetensors") from exc
     for old in list_checkpoints(run)[:-keep_last] if keep_last > 0 else []:
         for path in _paths(run, old)[::-1]:  # state first: a half-pruned pair never counts
             path.unlink(missing_ok=True)
@@ -88,7 +120,11 @@ def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: i
 def save_best(run: Path, step: int, model: LIIF, psnr: float) -> None:
     """Write ``best.safetensors`` (the weights with the best validation PSNR so far)."""
     extra = {"step": str(step), "val_psnr": f"{psnr:.4f}"}
-    save_model(model, checkpoint_dir(run) / "best.safetensors", extra=extra)
+    path = checkpoint_dir(run) / "best.safetensors"
+    try:
+        save_model(model, path, extra=extra)
+    except OSError as exc:
+        raise _named(exc, path) from exc
 
 
 def list_checkpoints(run: Path) -> list[int]:
@@ -104,8 +140,51 @@ def list_checkpoints(run: Path) -> list[int]:
     return sorted(steps)
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of a load error, or what an empty message means."""
+    lines = str(exc).strip().splitlines()
+    if isinstance(exc, EOFError) or not lines:
+        return "the file ends early (empty or cut short)"
+    return lines[0].removeprefix("Error while deserializing header: ")
+
+
 def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict]:
-    """Weights state dict and side state of ``step``."""
+    """Weights state dict and side state of ``step``; CheckpointError if either cannot be read."""
     weights, side = _paths(run, step)
-    state = torch.load(side, map_location="cpu", weights_only=True)
-    return load_file(str(weights)), state
+    try:
+        state = torch.load(side, map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as exc:
+        raise CheckpointError(f"{side}: {_reason(exc)}") from exc
+    missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{side}: not a training state (no {', '.join(missing)})")
+    try:
+        tensors = load_file(str(weights))
+    except _LOAD_ERRORS as exc:
+        raise CheckpointError(f"{weights}: {_reason(exc)}") from exc
+    return tensors, state
+
+
+def newest_loadable(
+    run: Path, note: Callable[[str], None]
+) -> tuple[int, dict[str, torch.Tensor], dict] | None:
+    """The newest checkpoint of ``run`` that loads: (step, weights, state); None if none exists.
+
+    Each newer checkpoint skipped on the way gets one ``note`` naming its file and the reason;
+    if checkpoints exist but none loads, one CheckpointError names them all.
+    """
+    skipped = []
+    for step in reversed(list_checkpoints(run)):
+        try:
+            weights, state = load_checkpoint(run, step)
+        except CheckpointError as exc:
+            skipped.append(str(exc))
+            continue
+        for problem in skipped:
+            note(f"{problem}; skipped, resuming from step {step}")
+        return step, weights, state
+    if skipped:
+        raise CheckpointError(
+            f"{checkpoint_dir(run)}: no checkpoint can be loaded ({'; '.join(skipped)})"
+        )
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +52,20 @@ def _export_split(folder: Path, warn: Warn) -> list[Path]:
         try:
             name = json.loads(line)["file_name"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            warn(f"{meta}:{lineno}: skipped (no file_name)")
+            warn(f"{display_path(meta)}:{lineno}: skipped (no file_name)")
             continue
         files.append(folder / name)
     return files
 
 
+def display_path(path: str | Path) -> str:
+    """``path`` for a message: bytes that are not UTF-8 (``bad\\xff.png``) shown escaped."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
 def _val_rank(relative: str) -> float:
-    """A stable number in [0, 1) per file name."""
-    digest = hashlib.sha1(relative.encode("utf-8")).digest()
+    """A stable number in [0, 1) per file name (its bytes: names need not be UTF-8)."""
+    digest = hashlib.sha1(os.fsencode(relative)).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
@@ -67,7 +73,7 @@ def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSp
     """Train/val image files under ``root`` (export split, or a hashed split of a plain folder)."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder")
+        raise FileNotFoundError(f"{display_path(root)}: no such folder")
     if is_export(root):
         return ImageSplit(
             _export_split(root / "train", warn), _export_split(root / "validation", warn), "export"
@@ -87,22 +93,25 @@ def read_image(path: Path) -> torch.Tensor:
         pixels = image_files.to_eight_bit(pixels)
     if pixels.shape[2] == 1:
         pixels = np.repeat(pixels, 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).contiguous()
+    pixels = np.require(pixels, requirements=["C_CONTIGUOUS", "WRITEABLE"])  # torch warns if not
+    return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
 
 
 def load_images(paths: list[Path], min_side: int, warn: Warn = print) -> list[torch.Tensor]:
     """Decode ``paths`` into memory; unreadable or too small files are skipped with a reason."""
     images = []
     for path in paths:
+        shown = display_path(path)
         try:
             img = read_image(path)
         except (OSError, ValueError) as exc:  # ImageFileError's reason already names the file
-            warn(f"{path}: skipped (cannot read image: {str(exc).removeprefix(f'{path}: ')})")
+            reason = display_path(str(exc)).removeprefix(f"{shown}: ")
+            warn(f"{shown}: skipped (cannot read image: {reason})")
             continue
         h, w = img.shape[-2:]
         if min(h, w) < min_side:
             warn(
-                f"{path}: skipped ({w}x{h} is smaller than {min_side}x{min_side}, "
+                f"{shown}: skipped ({w}x{h} is smaller than {min_side}x{min_side}, "
                 "the HR crop of the largest patch at the maximum scale)"
             )
             continue

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sr.atomic import atomic_path
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,19 @@ class CsvLog:
         """Keep only rows with ``step`` <= ``step`` (rows written after the checkpoint resumed)."""
         if not self.path.exists():
             return
-        kept = [r for r in self.rows() if int(r["step"]) <= step]
-        tmp = self.path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as fh:
+        kept = [r for r in self.rows() if _row_step(r) <= step]  # a row cut short by a kill: gone
+        with atomic_path(self.path, suffix=".csv") as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=self.columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(kept)
-        os.replace(tmp, self.path)
+
+
+def _row_step(row: dict[str, str]) -> float:
+    """The step of a log row; infinity for a row without a whole-number step."""
+    try:
+        return int(row.get("step") or "")
+    except ValueError:
+        return float("inf")
 
 
 def plot_curves(train_log: CsvLog, val_log: CsvLog, out: Path) -> None:
@@ -107,7 +114,8 @@ def plot_curves(train_log: CsvLog, val_log: CsvLog, out: Path) -> None:
     if val:
         ax_psnr.legend()
     fig.tight_layout()
-    tmp = Path(out).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic_path(out, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)

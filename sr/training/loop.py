@@ -15,18 +15,19 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from sr.atomic import write_atomic
 from sr.models.liif import LIIF, LIIFConfig
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.checkpoint import (
     list_checkpoints,
-    load_checkpoint,
+    newest_loadable,
     rng_state,
     save_best,
     save_checkpoint,
     set_rng_state,
 )
 from sr.training.config import TrainConfig, dump_config, load_config
-from sr.training.data import load_images, split_images
+from sr.training.data import display_path, load_images, split_images
 from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves
@@ -52,8 +53,9 @@ class StepInfo:
     rejected: int
 
 
-def _warn(message: str) -> None:
-    tqdm.write(f"warning: {message}", file=sys.stderr)
+def _note(message: str) -> None:
+    """One ``note:`` line on stderr (something skipped; the run goes on)."""
+    tqdm.write(f"note: {message}", file=sys.stderr)
 
 
 def _initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
@@ -65,6 +67,14 @@ def _initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
         return load_file(str(resolve_weights("official")))
     except WeightsError as exc:
         raise TrainError(str(exc)) from exc
+
+
+def _saved_data(run_file: Path) -> Path:
+    """The data folder recorded in a run's ``run.json``."""
+    try:
+        return Path(json.loads(run_file.read_text())["data"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TrainError(f"{run_file}: unreadable (give the data folder with --data)") from exc
 
 
 def _val_columns(config: TrainConfig) -> list[str]:
@@ -89,14 +99,14 @@ class Trainer:
         self.run, self.info, self.show_progress = Path(run), info, show_progress
         self.config = self._prepare_run(config, Path(data) if data else None, resume)
         cfg = self.config
-        split = split_images(self.data, cfg.data.val_fraction, warn=_warn)
-        self.train_images = load_images(split.train, cfg.min_image_side(), warn=_warn)
+        split = split_images(self.data, cfg.data.val_fraction, warn=_note)
+        self.train_images = load_images(split.train, cfg.min_image_side(), warn=_note)
         if not self.train_images:
-            raise TrainError(f"{self.data}: no usable training images")
+            raise TrainError(f"{display_path(self.data)}: no usable training images")
         val_images = []
         if info.is_main and split.val:
             val_paths = split.val[: cfg.val.max_images]
-            val_images = load_images(val_paths, 2 * round(max(cfg.val.scales)), warn=_warn)
+            val_images = load_images(val_paths, 2 * round(max(cfg.val.scales)), warn=_note)
         self.val_hr = centre_crops(val_images, cfg.val.crop)
         self.planner = BatchPlanner(cfg, len(self.train_images), info.world_size)
         steps_per_epoch = self.planner.steps_per_epoch
@@ -136,28 +146,37 @@ class Trainer:
                 raise TrainError(f"{self.run}: not a training run (no run.json)")
             saved = load_config(self.run / "config.yaml")
             config = replace(saved, max_steps=config.max_steps or saved.max_steps)
-            self._data = Path(json.loads(run_file.read_text())["data"]) if data is None else data
+            self._data = _saved_data(run_file) if data is None else data
         else:
             if data is None:
                 raise TrainError("--data is required for a new run")
+            if not data.is_dir():  # before the run folder is made: a typo leaves nothing behind
+                raise TrainError(f"{display_path(data)}: no such folder")
             if list_checkpoints(self.run):
                 raise TrainError(f"{self.run}: already has checkpoints; use --resume {self.run}")
             self._data = data
         if self.info.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
-            (self.run / "config.yaml").write_text(dump_config(config))
-            run_file.write_text(json.dumps({"data": str(self._data.resolve())}) + "\n")
+            write_atomic(self.run / "config.yaml", dump_config(config).encode())
+            run_text = json.dumps({"data": str(self._data.resolve())}) + "\n"
+            write_atomic(run_file, run_text.encode())
         return config
 
     def _restore(self) -> None:
-        steps = list_checkpoints(self.run)
-        if not steps:  # killed before the first checkpoint: start over with empty logs
+        found = newest_loadable(self.run, note=_note if self.info.is_main else lambda _: None)
+        if found is None:  # killed before the first checkpoint: start over with empty logs
             if self.info.is_main:
                 self.train_log.truncate_after(-1)
                 self.val_log.truncate_after(-1)
             return
-        weights, state = load_checkpoint(self.run, steps[-1])
-        self.model.load_state_dict(weights, strict=True)
+        step, weights, state = found
+        try:
+            self.model.load_state_dict(weights, strict=True)
+        except RuntimeError as exc:
+            raise TrainError(
+                f"{self.run}: checkpoint of step {step} does not fit the run's model config "
+                f"({str(exc).strip().splitlines()[0]})"
+            ) from exc
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.stats.load_state_dict(state["loss_stats"])

@@ -1,17 +1,28 @@
-"""Resume after SIGKILL reaches the same weights as a run that was never interrupted."""
+"""Resume after SIGKILL, or from the checkpoint before a damaged one, reaches the same weights
+as a run that was never interrupted."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
-from sr.training.checkpoint import list_checkpoints
+from sr.models.liif import LIIF
+from sr.train import main as train_main
+from sr.training.checkpoint import (
+    STATE_KEYS,
+    CheckpointError,
+    list_checkpoints,
+    newest_loadable,
+    save_checkpoint,
+)
 from sr.training.config import DualAugConfig, SamplerConfig, ValConfig, dump_config
 from sr.training.logs import CsvLog
 from sr.training.loop import TRAIN_COLUMNS, Trainer
@@ -80,3 +91,89 @@ def test_resume__after_sigkill_matches_uninterrupted_run(tmp_path):
     # weights really changed during training (else the comparison would prove nothing)
     first = load_file(str(run / "checkpoints" / "step-0000003.safetensors"))
     assert any(not torch.equal(first[k], got[k]) for k in got)
+
+
+def _damage(path: Path, how: str) -> None:
+    """Cut ``path`` to half, to nothing, or overwrite it with bytes of no known format."""
+    data = path.read_bytes()
+    damaged = {"truncated": data[: len(data) // 2], "empty": b"", "garbage": b"x" * 300}
+    path.write_bytes(damaged[how])
+
+
+def test_resume__skips_a_truncated_newest_checkpoint_and_matches_uninterrupted_run(
+    tmp_path, capsys
+):
+    data = make_image_folder(tmp_path / "data", n=8)
+    cfg = tiny_train_config(max_steps=9, checkpoint_every=3, keep_last=5)
+    reference = tmp_path / "reference"
+    done = Trainer(cfg, data, reference, CPU, show_progress=False)
+    done.fit()
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    for name in ("step-0000009.safetensors", "step-0000009.state.pt"):  # cut short by a full disk
+        _damage(run / "checkpoints" / name, "truncated")
+    capsys.readouterr()
+
+    resumed = Trainer(cfg, None, run, CPU, resume=True, show_progress=False)
+    notes = capsys.readouterr().err.splitlines()
+    assert resumed.start == 6  # the last complete checkpoint
+    assert len(notes) == 1 and notes[0].startswith("note: ") and "step-0000009" in notes[0]
+    assert "resuming from step 6" in notes[0]
+    resumed.fit()
+    for name, value in done.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-6)
+    assert list_checkpoints(run) == [3, 6, 9]
+    rewritten = load_file(str(run / "checkpoints" / "step-0000009.safetensors"))
+    assert rewritten.keys() == done.model.state_dict().keys()
+    rows = CsvLog(run / "log.csv", TRAIN_COLUMNS).rows()
+    ref_rows = CsvLog(reference / "log.csv", TRAIN_COLUMNS).rows()
+    assert [r["step"] for r in rows] == [str(s) for s in range(1, 10)]
+    assert [float(r["loss"]) for r in rows] == [float(r["loss"]) for r in ref_rows]
+
+
+def _saved_run(run: Path, steps: list[int]) -> LIIF:
+    """A run folder with bare checkpoints of a tiny model at ``steps`` (no training)."""
+    model = LIIF(tiny_train_config().model)
+    state = {key: 0 for key in STATE_KEYS}
+    for step in steps:
+        save_checkpoint(run, step, model, {**state, "best_psnr": float(step)}, keep_last=0)
+    return model
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "garbage"])
+@pytest.mark.parametrize("suffix", [".safetensors", ".state.pt"])
+def test_newest_loadable__skips_damaged_files_with_one_note_each(tmp_path, suffix, how):
+    run = tmp_path / "run"
+    _saved_run(run, [1, 2, 3])
+    _damage(run / "checkpoints" / f"step-0000003{suffix}", how)
+    _damage(run / "checkpoints" / f"step-0000002{suffix}", how)
+    notes: list[str] = []
+    step, weights, state = newest_loadable(run, note=notes.append)
+    assert (step, state["best_psnr"]) == (1, 1.0) and weights
+    assert len(notes) == 2 and all("\n" not in line for line in notes)
+    assert f"step-0000003{suffix}" in notes[0] and f"step-0000002{suffix}" in notes[1]
+
+
+def test_newest_loadable__none_loadable_is_one_error_naming_the_files(tmp_path):
+    run = tmp_path / "run"
+    _saved_run(run, [1, 2])
+    for step in (1, 2):
+        _damage(run / "checkpoints" / f"step-000000{step}.state.pt", "empty")
+    notes: list[str] = []
+    with pytest.raises(CheckpointError, match="no checkpoint can be loaded") as caught:
+        newest_loadable(run, note=notes.append)
+    assert notes == [] and "\n" not in str(caught.value)
+    assert "step-0000001.state.pt" in str(caught.value) and "step-0000002" in str(caught.value)
+    assert newest_loadable(tmp_path / "fresh", note=notes.append) is None
+
+
+def test_sr_train__resume_with_no_loadable_checkpoint_prints_one_error(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "data", n=5)
+    run = tmp_path / "run"
+    Trainer(tiny_train_config(max_steps=2, checkpoint_every=1), data, run, CPU, False).fit()
+    for path in (run / "checkpoints").glob("step-*.safetensors"):
+        _damage(path, "truncated")
+    capsys.readouterr()
+    assert train_main(["--resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "no checkpoint can be" in err[0]
