@@ -7,7 +7,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from sr.training.config import ConfigError, load_config, with_overrides
+from sr.cli_boundary import (
+    EXIT_BAD_INPUT,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERRUPTED,
+    fail,
+    is_environment_error,
+    os_error_line,
+)
+from sr.options import int_option, positive_int
+from sr.training.config import MAX_SEED, ConfigError, load_config, with_overrides
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,43 +25,74 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="new run folder (checkpoints, logs, curves)")
     parser.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
     parser.add_argument("--config", help="YAML file overriding the paper's recipe")
-    parser.add_argument("--max-steps", type=int, help="stop after this many steps in total")
-    parser.add_argument("--seed", type=int, help="run seed (data order, patches, init)")
+    parser.add_argument(
+        "--max-steps", type=positive_int, help="stop after this many steps in total (≥ 1)"
+    )
+    parser.add_argument(
+        "--seed", type=int_option(0, MAX_SEED), help="run seed (data order, patches, init)"
+    )
     parser.add_argument(
         "--init", choices=["official", "none"], help="start from the official weights or scratch"
     )
-    parser.add_argument("--batch-size", type=int, help="global batch size (over all processes)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, help="global batch size (over all processes, ≥ 1)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Run ``sr train`` from parsed arguments; returns the exit code."""
+    """Run ``sr train`` from parsed arguments; returns the exit code (see ``sr.cli_boundary``).
+
+    Expected failures (bad config, missing or empty data, unwritable run folder, disk full,
+    unloadable checkpoints, Ctrl-C) end with one line on stderr; anything else is a bug and
+    keeps its traceback.
+    """
     # Imported here, not at the top: the loop pulls in torchvision (and with it torch._dynamo,
     # ~160 MB and a second of start-up) that every other `sr` command would pay for.
+    import torch
+
     from sr.training.distributed import init_processes, shutdown
     from sr.training.loop import TrainError, train
 
     if bool(args.out) == bool(args.resume):
-        print("error: give either --out RUN (new run) or --resume RUN", file=sys.stderr)
-        return 2
-    info = init_processes(args.device)
+        fail("give either --out RUN (new run) or --resume RUN")
+        return EXIT_BAD_INPUT
+    run = Path(args.resume or args.out)
+    try:
+        info = init_processes(args.device)
+    except ValueError as exc:
+        fail(str(exc))
+        return EXIT_BAD_INPUT
     try:
         config = load_config(Path(args.config) if args.config else None)
         config = with_overrides(config, max_steps=args.max_steps, seed=args.seed, init=args.init)
-        if args.batch_size:
+        if args.batch_size is not None:
             config = replace(config, optim=replace(config.optim, batch_size=args.batch_size))
         train(
             config,
             Path(args.data) if args.data else None,
-            Path(args.resume or args.out),
+            run,
             info,
             resume=bool(args.resume),
             show_progress=not args.quiet,
         )
-    except (ConfigError, TrainError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: checkpoints written so far are kept; continue with "
+            f"`sr train --resume {run}`",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except (ConfigError, TrainError, ValueError) as exc:
+        fail(str(exc))
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        fail(os_error_line(exc))
+        return EXIT_ENVIRONMENT if is_environment_error(exc) else EXIT_BAD_INPUT
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        fail(f"out of memory on {info.device} (try a smaller --batch-size)")
+        return EXIT_ENVIRONMENT
     finally:
         shutdown(info)
     return 0

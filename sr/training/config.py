@@ -18,10 +18,36 @@ from typing import Any
 import yaml
 
 from sr.models.liif import LIIFConfig
+from sr.options import check_range
+
+MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
 
 
 class ConfigError(ValueError):
     """A config file or value is invalid; the message names the key."""
+
+
+def _check_ranges(config: Any, limits: dict[str, dict[str, Any]], where: str = "") -> None:
+    """Raise a ConfigError naming the first field outside its limits (``check_range`` keywords).
+
+    A tuple field must be non-empty and every item within the limits; ``None`` is left alone.
+    ``below_one`` asks for a value < 1 (Adam's betas, decays, fractions of a whole).
+    """
+    for name, rule in limits.items():
+        value = getattr(config, name)
+        if value is None:
+            continue
+        items = value if isinstance(value, tuple) else (value,)
+        if not items:
+            raise ConfigError(f"{where}{name}: must not be empty")
+        rule = dict(rule)
+        below_one = rule.pop("below_one", False)
+        for item in items:
+            problem = check_range(item, **rule)
+            if problem is None and below_one and item >= 1:
+                problem = "must be < 1"
+            if problem:
+                raise ConfigError(f"{where}{name}: {problem}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,29 @@ class DataConfig:
     val_fraction: float = 0.1  # plain folders only; an export brings its own split
     num_workers: int = 0
 
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            {
+                "lr_patch": {"minimum": 1},
+                "scale_min": {"minimum": 1},
+                "scale_max": {"minimum": 1},
+                "sample_q": {"minimum": 1},
+                "repeat": {"minimum": 1},
+                "val_fraction": {"minimum": 0, "below_one": True},
+                "num_workers": {"minimum": 0},
+            },
+        )
+        if self.scale_max < self.scale_min:
+            raise ConfigError(
+                f"scale_max: must be ≥ scale_min ({self.scale_min:g}), got {self.scale_max:g}"
+            )
+        if self.sample_q > self.lr_patch**2:
+            raise ConfigError(
+                f"sample_q: must be ≤ lr_patch² ({self.lr_patch**2}, the HR pixels of a patch "
+                f"at scale 1), got {self.sample_q}"
+            )
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -49,6 +98,21 @@ class OptimConfig:
     lr_gamma: float = 0.5
     epochs: int = 1000
 
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            {
+                "batch_size": {"minimum": 1},
+                "lr": {"minimum": 0, "above": True},
+                "betas": {"minimum": 0, "below_one": True},
+                "lr_step_epochs": {"minimum": 0, "above": True},
+                "lr_gamma": {"minimum": 0, "above": True},
+                "epochs": {"minimum": 1},
+            },
+        )
+        if len(self.betas) != 2:
+            raise ConfigError(f"betas: expected two numbers, got {list(self.betas)}")
+
 
 @dataclass(frozen=True)
 class SamplerConfig:
@@ -60,6 +124,18 @@ class SamplerConfig:
     curriculum_steps: int = 0  # 0: no curriculum; else widen sizes and scales over these steps
     curriculum_start_sizes: int = 1  # how many sizes (nearest to lr_patch) are allowed at step 0
     curriculum_start_scale_max: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            {
+                "patch_sizes": {"minimum": 1},
+                "batch_multiple": {"minimum": 1},
+                "curriculum_steps": {"minimum": 0},
+                "curriculum_start_sizes": {"minimum": 1},
+                "curriculum_start_scale_max": {"minimum": 1},
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +151,21 @@ class DualAugConfig:
     warmup_steps: int = 100  # heavy samples are neither used nor judged before this step
     reject_mode: str = "drop"  # "drop" or "replace" (count the basic twin twice)
 
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            {
+                "heavy_fraction": {"minimum": 0, "maximum": 1},
+                "ops_per_sample": {"minimum": 1},
+                "strength": {"minimum": 0},
+                "lam": {},  # any finite number of standard deviations
+                "ema_decay": {"minimum": 0, "below_one": True},
+                "warmup_steps": {"minimum": 0},
+            },
+        )
+        if self.reject_mode not in ("drop", "replace"):
+            raise ConfigError(f"reject_mode: expected drop|replace, got {self.reject_mode!r}")
+
 
 @dataclass(frozen=True)
 class ValConfig:
@@ -86,6 +177,17 @@ class ValConfig:
     max_images: int = 10
     benchmark: str | None = None  # optional EDSR-layout set, evaluated at the same scales
     at_start: bool = True  # validate before the first step (the "before" numbers)
+
+    def __post_init__(self) -> None:
+        _check_ranges(
+            self,
+            {
+                "every": {"minimum": 1},
+                "scales": {"minimum": 1},
+                "crop": {"minimum": 1},
+                "max_images": {"minimum": 0},
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -109,12 +211,26 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
             raise ConfigError(f"init: expected 'official' or 'none', got {self.init!r}")
-        if self.dualaug.reject_mode not in ("drop", "replace"):
-            raise ConfigError(
-                f"dualaug.reject_mode: expected drop|replace, got {self.dualaug.reject_mode!r}"
-            )
-        if not 1.0 <= self.data.scale_min <= self.data.scale_max:
-            raise ConfigError("data: need 1 <= scale_min <= scale_max")
+        _check_ranges(
+            self,
+            {
+                "seed": {"minimum": 0, "maximum": MAX_SEED},
+                "max_steps": {"minimum": 1},
+                "checkpoint_every": {"minimum": 1},
+                "keep_last": {"minimum": 0},  # 0 keeps every checkpoint
+                "log_every": {"minimum": 1},
+            },
+        )
+        # LIIFConfig belongs to the model; its sizes are checked here, where configs are read.
+        _check_ranges(
+            self.model,
+            {
+                "n_resblocks": {"minimum": 0},
+                "n_feats": {"minimum": 1},
+                "hidden_list": {"minimum": 1},
+            },
+            where="model.",
+        )
 
     def max_patch(self) -> int:
         """Largest LR patch side any step can ask for."""
@@ -152,6 +268,8 @@ def from_dict(cls: type, data: dict | None, where: str = "") -> Any:
         kwargs[name] = _coerce(hints[name], value, f"{where}{name}")
     try:
         return cls(**kwargs)
+    except ConfigError as exc:  # a field's own check: prefix the section (``data.``)
+        raise ConfigError(f"{where}{exc}") from exc
     except TypeError as exc:
         raise ConfigError(f"{where or 'config'}: {exc}") from exc
 
@@ -172,13 +290,30 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list")
         item = typing.get_args(hint)[0]
         return tuple(_coerce(item, v, where) for v in value)
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+    if hint is float:
+        number = _as_float(value)
+        if number is None:
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return number
     if hint in (int, str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
     if hint is int and isinstance(value, bool):
         raise ConfigError(f"{where}: expected int, got {value!r}")
     return value
+
+
+def _as_float(value: Any) -> float | None:
+    """A YAML number as a float, also ``1e-4`` (which YAML 1.1 reads as a string); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def load_config(path: Path | None) -> TrainConfig:

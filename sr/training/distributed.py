@@ -28,13 +28,28 @@ class ProcessInfo:
         return self.world_size > 1
 
 
+def parse_device(name: str) -> torch.device:
+    """``--device`` as a torch device; ValueError (one line) if it is unknown or absent here."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: not a torch device (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s)")
+    return device
+
+
 def init_processes(device: str) -> ProcessInfo:
     """Join the process group if launched by ``torchrun`` (gloo on CPU, nccl on CUDA)."""
+    dev = parse_device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return ProcessInfo(0, 1, torch.device(device))
+        return ProcessInfo(0, 1, dev)
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device(device)
     if dev.type == "cuda":
         dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
