@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from curator.errors import CuratorError
+from sr.options import float_option, int_option, non_negative_int, positive_int
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -272,17 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", cmd_list, "list images with their ids")
     p.add_argument("--status")
     p.add_argument("--source")
-    p.add_argument("--round", type=int)
+    p.add_argument("--round", type=non_negative_int)
     p.add_argument("--flag")
     p.add_argument("--json", action="store_true")
 
     p = command("accept", cmd_accept, "accept images")
-    p.add_argument("ids", nargs="*", type=int)
+    p.add_argument("ids", nargs="*", type=positive_int)
     p.add_argument("--all-pending", action="store_true")
     p.add_argument("--reason", default="")
 
     p = command("reject", cmd_reject, "reject images (files are kept)")
-    p.add_argument("ids", nargs="+", type=int)
+    p.add_argument("ids", nargs="+", type=positive_int)
     p.add_argument("--reason", default="")
 
     command("undo", cmd_undo, "revert the last accept/reject")
@@ -296,19 +296,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thumbnails", action="store_true", help="draw small pictures at the points")
 
     p = command("generate", cmd_generate, "one diffusion round (txt2img or img2img)")
-    p.add_argument("--prompt", type=int, nargs="+", required=True, help="prompt version ids")
-    p.add_argument("--mode", default="txt2img", choices=["txt2img", "img2img"])
-    p.add_argument("--per-prompt", type=int, default=1)
     p.add_argument(
-        "--parents", type=int, nargs="+", help="img2img sources (default: accepted originals)"
+        "--prompt", type=positive_int, nargs="+", required=True, help="prompt version ids"
+    )
+    p.add_argument("--mode", default="txt2img", choices=["txt2img", "img2img"])
+    p.add_argument("--per-prompt", type=int_option(1, 10_000), default=1)
+    p.add_argument(
+        "--parents",
+        type=positive_int,
+        nargs="+",
+        help="img2img sources (default: accepted originals)",
     )
     p.add_argument("--model", help="diffusers model id (HF cache) or local folder")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--strength", type=float)
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--steps", type=int_option(1, 10_000))
+    p.add_argument("--guidance", type=float_option(0, 100))
+    p.add_argument("--strength", type=float_option(0, 1, above=True))
+    p.add_argument("--width", type=int_option(8, 8192))
+    p.add_argument("--height", type=int_option(8, 8192))
+    p.add_argument("--seed", type=non_negative_int)
     p.add_argument("--device")
 
     prompt = sub.add_parser("prompt", help="add or list prompt versions")
@@ -317,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workspace", type=Path)
     p.add_argument("text")
     p.add_argument("--negative", default="")
-    p.add_argument("--parent", type=int)
+    p.add_argument("--parent", type=positive_int)
     p.add_argument("--note", default="")
     p.set_defaults(handler=cmd_prompt_add)
     p = prompt_sub.add_parser("list", help="list prompt versions with their counts")
@@ -326,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_prompt_list)
 
     p = command("refine", cmd_refine, "suggest (and apply) a refined prompt version")
-    p.add_argument("prompt_id", type=int)
+    p.add_argument("prompt_id", type=positive_int)
     p.add_argument("--apply", action="store_true", help="store the proposal as a new version")
     p.add_argument("--text", help="store this edited text as the new version")
     p.add_argument("--negative", help="store this edited negative prompt as the new version")
@@ -334,8 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("export", cmd_export, "write accepted images as an imagefolder dataset")
     p.add_argument("out", type=Path)
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float_option(0, 1), default=0.1)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--overwrite", action="store_true")
 
     p = command("sample", cmd_sample, "build an offline sample workspace (scikit-image pictures)")
@@ -346,19 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``curator`` console script."""
+    """Entry point of the ``curator`` console script (exit codes: ``sr.cli_boundary``)."""
+    from sr.cli_boundary import run_command
+
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except CuratorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished items are saved", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader closed early (`curator list WS | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    return run_command(args.handler, args, user_errors=(CuratorError,))
 
 
 if __name__ == "__main__":

@@ -7,33 +7,15 @@ Undo itself is an event that names the event it reverts; the log is never rewrit
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from curator.errors import CuratorError
+from curator.events import history, log_event
 from curator.workspace import Workspace, now_iso
 
+__all__ = ["accept", "accept_all_pending", "history", "reject", "undo_last"]
+
 STATUS_ACTIONS = ("accept", "reject", "accept_all_pending")
-
-
-@dataclass(frozen=True)
-class Event:
-    """One entry of the event log."""
-
-    id: int
-    time: str
-    action: str
-    payload: dict[str, Any]
-
-
-def _log(conn: sqlite3.Connection, action: str, payload: dict[str, Any]) -> int:
-    cursor = conn.execute(
-        "INSERT INTO events (time, action, payload) VALUES (?, ?, ?)",
-        (now_iso(), action, json.dumps(payload)),
-    )
-    return int(cursor.lastrowid)
 
 
 def _set_status(
@@ -64,7 +46,7 @@ def _set_status(
             "UPDATE images SET status = ?, status_reason = ?, status_time = ? WHERE id = ?",
             [(status, reason, time, r["id"]) for r in changed],
         )
-        _log(
+        log_event(
             conn,
             action,
             {
@@ -93,16 +75,6 @@ def accept_all_pending(ws: Workspace) -> int:
     return _set_status(ws, None, "accepted", "", "accept_all_pending")
 
 
-def history(ws: Workspace, limit: int = 50) -> list[Event]:
-    """The newest ``limit`` events, newest first."""
-    conn = ws.connect()
-    try:
-        rows = conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    finally:
-        conn.close()
-    return [Event(r["id"], r["time"], r["action"], json.loads(r["payload"])) for r in rows]
-
-
 def undo_last(ws: Workspace) -> str | None:
     """Revert the newest status change not yet undone; returns what was undone, or None."""
     with ws.transaction() as conn:
@@ -127,6 +99,6 @@ def undo_last(ws: Workspace) -> str | None:
             ],
         )
         ids = [entry[0] for entry in payload["before"]]
-        _log(conn, "undo", {"undoes": target["id"], "ids": ids})
+        log_event(conn, "undo", {"undoes": target["id"], "ids": ids})
     shown = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
     return f"undid {target['action']} of {len(ids)} image(s): {shown}"

@@ -16,6 +16,8 @@ from curator.errors import CuratorError
 from curator.prompts import list_prompts
 from curator.store import image_path
 from curator.workspace import Workspace
+from sr.atomic import default_mode
+from sr.safe_paths import UnsafeTargetError, check_target, move_aside
 
 SPLITS = ("train", "validation")
 
@@ -28,6 +30,7 @@ class ExportReport:
     counts: dict[str, int]
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     by_round: dict[str, dict[str, int]] = field(default_factory=dict)
+    backup: Path | None = None  # where an overwritten export was moved to
 
 
 def split_score(content_hash: str, seed: int) -> float:
@@ -111,14 +114,34 @@ def _card(ws: Workspace, counts: dict, by_source: dict, by_round: dict, args: st
     return "\n".join(lines)
 
 
+def check_export_target(ws: Workspace, out: Path, *, overwrite: bool) -> None:
+    """Refuse an export folder that would touch the workspace, a file, or (without
+    ``overwrite``) a folder that already holds something."""
+    exports = ws.exports_dir.resolve()
+    if exports not in out.resolve().parents:  # WS/exports/NAME is the workspace's own place
+        try:
+            check_target(out, protected=[ws.root], what="export folder")
+        except UnsafeTargetError as exc:
+            raise CuratorError(str(exc)) from None
+    if out.exists() and not out.is_dir():
+        raise CuratorError(f"{out}: exists and is not a folder (choose another --out)")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise CuratorError(
+            f"{out}: exists and is not empty (pass --overwrite to move it aside to a dated backup)"
+        )
+
+
 def export_dataset(
     ws: Workspace, out: str | Path, *, val_fraction: float = 0.1, seed: int = 0,
     overwrite: bool = False,
 ) -> ExportReport:  # fmt: skip
-    """Write accepted images + metadata.jsonl + README.md to ``out`` (built aside, then moved)."""
+    """Write accepted images + metadata.jsonl + README.md to ``out`` (built aside, then moved).
+
+    An existing ``out`` is never deleted: with ``overwrite`` it is renamed to a dated backup
+    (``OUT.backup-YYYYMMDD-HHMMSS``) once the new export is complete.
+    """
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise CuratorError(f"{out}: exists and is not empty (pass overwrite / --overwrite)")
+    check_export_target(ws, out, overwrite=overwrite)
     records = list_images(ws, status="accepted")
     if not records:
         raise CuratorError(f"{ws.root}: no accepted images to export")
@@ -144,14 +167,19 @@ def export_dataset(
                 (build / split / "metadata.jsonl").write_text(text, encoding="utf-8")
         args = f"val_fraction={val_fraction}, seed={seed}"
         (build / "README.md").write_text(_card(ws, counts, by_source, by_round, args))
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
+        os.chmod(build, default_mode(folder=True))  # mkdtemp made it private (0700)
+        backup = None
+        if out.is_dir() and any(out.iterdir()):
+            backup = move_aside(out)
+        elif out.is_dir():
+            out.rmdir()  # empty: nothing to keep
+        try:
             build.rename(out)
-            shutil.rmtree(old)
-        else:
-            build.rename(out)
+        except BaseException:
+            if backup is not None:
+                backup.rename(out)
+            raise
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
-    return ExportReport(out, counts, by_source, by_round)
+    return ExportReport(out, counts, by_source, by_round, backup)

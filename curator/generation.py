@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
@@ -25,8 +24,9 @@ from curator.errors import CuratorError
 from curator.ingest import Provenance, add_image
 from curator.prompts import get_prompt
 from curator.quality import Flag, similarity_to_parent
-from curator.store import image_path, load_rgb, write_atomic
-from curator.workspace import Workspace, get_meta, now_iso
+from curator.store import image_path, load_rgb
+from curator.workspace import Workspace, get_meta
+from sr.atomic import write_atomic
 from sr.image_files import ImageData
 
 GenerationSettings = (
@@ -138,69 +138,59 @@ def generate_round(
     parent_rgb: dict[int, np.ndarray] = {}
     made: list[int] = []
     with ws.writer_lock():
-        try:
-            for index, (prompt_id, parent_id) in enumerate(jobs):
-                prompt = prompts[prompt_id]
-                seed = settings.seed + index
-                call: dict[str, Any] = {
-                    "prompt": prompt.text,
-                    "negative_prompt": prompt.negative or None,
-                    "num_inference_steps": settings.steps,
-                    "guidance_scale": settings.guidance,
-                    "generator": torch.Generator(device=settings.device).manual_seed(seed),
-                    "output_type": "pil",
-                }
-                if parent_id is None:
-                    call.update(width=settings.width, height=settings.height)
-                else:
-                    if parent_id not in parent_rgb:
-                        parent_rgb[parent_id] = load_rgb(image_path(ws, get_image(ws, parent_id)))
-                    source = Image.fromarray(parent_rgb[parent_id]).resize(
-                        size, Image.Resampling.LANCZOS
-                    )
-                    call.update(image=source, strength=settings.strength)
-                output = pipe(**call).images[0]
-                data, decoded = _png(output)
-                extra = []
-                if parent_id is not None:
-                    similarity = similarity_to_parent(decoded.pixels, parent_rgb[parent_id])
-                    if similarity >= ws.config.ingest.near_copy_similarity:
-                        extra.append(
-                            Flag(
-                                "near_copy", similarity, f"{similarity:.3f} similar to #{parent_id}"
-                            )
-                        )
-                record = {**asdict(settings), "mode": mode, "seed": seed}
-                image_id, is_new = add_image(
-                    ws,
-                    content_hash=hashlib.sha256(data).hexdigest(),
-                    store_file=lambda target, data=data: write_atomic(target, data),
-                    extension=".png",
-                    decoded=decoded,
-                    original_name=f"round{round}-{mode}-p{prompt_id}-s{seed}.png",
-                    mode="RGB",
-                    provenance=Provenance(
-                        source="generated",
-                        round=round,
-                        parent_id=parent_id,
-                        prompt_id=prompt_id,
-                        seed=seed,
-                        generator_model=settings.model,
-                        generator_settings=record,
-                    ),
-                    extra_flags=extra,
+        for index, (prompt_id, parent_id) in enumerate(jobs):
+            prompt = prompts[prompt_id]
+            seed = settings.seed + index
+            call: dict[str, Any] = {
+                "prompt": prompt.text,
+                "negative_prompt": prompt.negative or None,
+                "num_inference_steps": settings.steps,
+                "guidance_scale": settings.guidance,
+                "generator": torch.Generator(device=settings.device).manual_seed(seed),
+                "output_type": "pil",
+            }
+            if parent_id is None:
+                call.update(width=settings.width, height=settings.height)
+            else:
+                if parent_id not in parent_rgb:
+                    parent_rgb[parent_id] = load_rgb(image_path(ws, get_image(ws, parent_id)))
+                source = Image.fromarray(parent_rgb[parent_id]).resize(
+                    size, Image.Resampling.LANCZOS
                 )
-                if is_new:  # an output identical to a stored image is not a new image
-                    made.append(image_id)
-                if progress is not None:
-                    progress(index + 1, len(jobs))
-        finally:
-            if made:
-                with ws.transaction() as conn:
-                    conn.execute(
-                        "INSERT INTO events (time, action, payload) VALUES (?, 'generate', ?)",
-                        (now_iso(), json.dumps({"round": round, "mode": mode, "added": made})),
+                call.update(image=source, strength=settings.strength)
+            output = pipe(**call).images[0]
+            data, decoded = _png(output)
+            extra = []
+            if parent_id is not None:
+                similarity = similarity_to_parent(decoded.pixels, parent_rgb[parent_id])
+                if similarity >= ws.config.ingest.near_copy_similarity:
+                    extra.append(
+                        Flag("near_copy", similarity, f"{similarity:.3f} similar to #{parent_id}")
                     )
+            record = {**asdict(settings), "mode": mode, "seed": seed}
+            image_id, is_new = add_image(
+                ws,
+                content_hash=hashlib.sha256(data).hexdigest(),
+                store_file=lambda target, data=data: write_atomic(target, data),
+                extension=".png",
+                decoded=decoded,
+                original_name=f"round{round}-{mode}-p{prompt_id}-s{seed}.png",
+                mode="RGB",
+                provenance=Provenance(
+                    source="generated",
+                    round=round,
+                    parent_id=parent_id,
+                    prompt_id=prompt_id,
+                    seed=seed,
+                    generator_model=settings.model,
+                    generator_settings=record,
+                ),
+                extra_flags=extra,
+            )
+            if is_new:  # an output identical to a stored image is not a new image
+                made.append(image_id)
+            if progress is not None:
+                progress(index + 1, len(jobs))
     if place_on_map and made:
         _place(ws)
     return made

@@ -20,9 +20,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from curator.config import IngestConfig
+from curator.events import log_event
 from curator.quality import Flag, dhash, hamming_to_many, image_flags
-from curator.store import store_relpath, sweep_store, write_atomic
+from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
+from sr.atomic import write_atomic
 from sr.image_files import EXIF_ORIENTATION, ImageData, ImageFileError, read_image, write_image
 
 ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
@@ -212,6 +214,13 @@ def add_image(
             "INSERT OR REPLACE INTO flags (image_id, flag, value, detail) VALUES (?, ?, ?, ?)",
             [(image_id, f.name, f.value, f.detail) for f in flags],
         )
+        # The event commits with the row: a kill at any moment leaves no image without one.
+        if provenance.source == "generated":
+            mode = (provenance.generator_settings or {}).get("mode")
+            payload = {"round": provenance.round, "mode": mode, "added": [image_id]}
+            log_event(conn, "generate", payload)
+        else:
+            log_event(conn, "ingest", {"added": [image_id]})
     return image_id, True
 
 
@@ -289,10 +298,4 @@ def ingest_paths(
             ingest_file(ws, path, report)
             if progress is not None:
                 progress(done, len(files))
-        if report.added:
-            with ws.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO events (time, action, payload) VALUES (?, 'ingest', ?)",
-                    (now_iso(), json.dumps({"added": report.added})),
-                )
     return report

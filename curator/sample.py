@@ -20,8 +20,9 @@ from curator.encoders import clip_weights_available
 from curator.ingest import Provenance, add_image, ingest_paths
 from curator.prompts import add_prompt, list_prompts
 from curator.shared_map import update_map
-from curator.store import image_path, load_rgb, write_atomic
+from curator.store import image_path, load_rgb
 from curator.workspace import Workspace, init_workspace
+from sr.atomic import write_atomic
 from sr.image_files import ImageData
 
 SAMPLE_EXTENSIONS = {".png", ".jpg", ".tif"}

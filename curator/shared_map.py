@@ -1,16 +1,14 @@
 """The shared 2-D map: UMAP (cosine) fitted on image embeddings, prompts placed on top.
 
-Stable across rounds: the fitted model is kept in ``map/``; later images are placed with its
-``transform`` so existing points never move, until ``refit=True``. Coordinates live in the
-catalog (``map_coords``) so readers never recompute them.
+Stable across rounds: the fitted model is kept in ``map/fit-ID.safetensors`` (arrays, no pickle:
+``curator.map_model``); later images are placed with its ``transform`` so existing points never
+move, until ``refit=True``. Coordinates live in the catalog (``map_coords``) so readers never
+recompute them, committed together with the id of the fit they belong to.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import pickle
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,15 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from curator.embeddings import embed_texts, get_encoder, image_embeddings, prompt_embeddings
 from curator.errors import CuratorError
+from curator.map_model import (
+    ExactCosineIndex,
+    PcaLayout,
+    exact_cosine_knn,
+    load_map_model,
+    save_map_model,
+)
 from curator.placement import place_at_centroid, place_by_similarity
-from curator.workspace import Workspace
+from curator.workspace import Workspace, get_meta, set_meta
 
-MODEL_FILE = "umap.pkl"
-STATE_FILE = "state.json"
+FIT_META_KEY = "map_fit"
 MIN_UMAP_POINTS = 5  # below this a PCA layout is used and refitted once there are enough
 Progress = Callable[[int, int], None]
 # Generic captions that estimate the mean of CLIP's text cone (see curator.placement).
@@ -66,59 +69,9 @@ class MapPoint:
     flags: tuple[str, ...]
 
 
-class _PcaLayout:
-    """Layout for fewer than ``MIN_UMAP_POINTS`` images: the top-2 principal axes."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.mean = data.mean(axis=0)
-        _, _, vt = np.linalg.svd(data - self.mean, full_matrices=False)
-        self.axes = np.zeros((2, data.shape[1]))
-        self.axes[: min(2, len(vt))] = vt[:2]
-
-    def transform(self, data: np.ndarray) -> np.ndarray:
-        return (data - self.mean) @ self.axes.T
-
-
-def exact_cosine_knn(
-    queries: np.ndarray, data: np.ndarray, k: int, chunk: int = 2048
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest rows of ``data`` to each query by cosine distance, nearest first.
-
-    Rows must be unit vectors. Exact, chunked matrix products and ``torch.topk``: at 10k x
-    512-d this is several times faster on a CPU than pynndescent's approximate graph
-    (benchmarks/curator_scale.py).
-    Returns indices ``(Q, k)`` int32 and distances ``(Q, k)`` float32 (1 − cosine, ≥ 0).
-    """
-    k = min(k, len(data))
-    indices = np.empty((len(queries), k), dtype=np.int32)
-    distances = np.empty((len(queries), k), dtype=np.float32)
-    data_t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).T
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    for start in range(0, len(queries), chunk):
-        sims = torch.from_numpy(queries[start : start + chunk]) @ data_t
-        # torch.topk is ~3x faster than numpy's argpartition + argsort at 50k rows
-        top_sims, top = sims.topk(k, dim=1, largest=True, sorted=True)
-        indices[start : start + chunk] = top.numpy()
-        distances[start : start + chunk] = 1.0 - top_sims.numpy()
-    return indices, np.maximum(distances, 0.0)
-
-
-class ExactCosineIndex:
-    """Stands in for pynndescent's search index inside a fitted UMAP (used by ``transform``)."""
-
-    _angular_trees = True  # tells UMAP the metric is angular (it picks its search epsilon)
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = np.ascontiguousarray(data, dtype=np.float32)
-
-    def query(self, queries: np.ndarray, k: int, epsilon: float = 0.1):
-        """Exact neighbours (``epsilon`` is ignored: there is no approximation)."""
-        return exact_cosine_knn(np.asarray(queries, dtype=np.float32), self.data, k)
-
-
 def _fit(data: np.ndarray, ws: Workspace) -> tuple[object, np.ndarray]:
     if len(data) < MIN_UMAP_POINTS:
-        model = _PcaLayout(data)
+        model = PcaLayout.fit(data)
         return model, model.transform(data)
     import umap
 
@@ -146,28 +99,31 @@ def _fit(data: np.ndarray, ws: Workspace) -> tuple[object, np.ndarray]:
     return model, np.asarray(coords, dtype=np.float64)
 
 
-def _state(ws: Workspace) -> dict | None:
-    path = ws.map_dir / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+def _model_path(ws: Workspace, fit_id: str) -> Path:
+    return ws.map_dir / f"fit-{fit_id}.safetensors"
 
 
-def _save_model(ws: Workspace, model: object, state: dict) -> None:
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    state = {**state, "sha256": hashlib.sha256(blob).hexdigest()}
-    for name, data in ((MODEL_FILE, blob), (STATE_FILE, json.dumps(state).encode())):
-        tmp = ws.map_dir / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, ws.map_dir / name)
+def current_fit(ws: Workspace) -> dict | None:
+    """The fit the stored coordinates belong to (``fit_id``, ``encoder``, ``n_fit``), or None.
+
+    It lives in the catalog and is committed with the coordinates, so a kill between writing a
+    new model and committing its coordinates leaves the old fit, its model and its points.
+    """
+    conn = ws.connect()
+    try:
+        value = get_meta(conn, FIT_META_KEY)
+    finally:
+        conn.close()
+    return json.loads(value) if value else None
 
 
-def _load_model(ws: Workspace, state: dict) -> object:
-    blob = (ws.map_dir / MODEL_FILE).read_bytes()
-    # Only a file this workspace wrote is unpickled: its hash is recorded beside it.
-    if hashlib.sha256(blob).hexdigest() != state.get("sha256"):
-        raise CuratorError(
-            f"{ws.map_dir / MODEL_FILE}: does not match {STATE_FILE}; run map --refit"
-        )
-    return pickle.loads(blob)  # noqa: S301
+def _remove_superseded_models(ws: Workspace, fit_id: str) -> None:
+    """Delete model files of earlier fits (derived files of ours; the catalog no longer names
+    them). Older workspaces' pickles (``umap.pkl``) are left alone and never loaded."""
+    keep = _model_path(ws, fit_id).name
+    for path in ws.map_dir.glob("fit-*.safetensors"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
 
 
 def _place_prompts(ws: Workspace, fit_id: str) -> int:
@@ -227,7 +183,7 @@ def update_map(
 ) -> MapReport:
     """Fit (first time, ``refit``, or after a tiny first fit) or extend the map; place prompts."""
     ids, data = image_embeddings(ws)
-    state = _state(ws)
+    state = current_fit(ws)
     encoder = ws.config.embedding.encoder
     if not ids:
         return MapReport(False, state["fit_id"] if state else "", 0, 0, 0)
@@ -239,29 +195,42 @@ def update_map(
     )
     conn = ws.connect()
     try:
-        placed = {r[0] for r in conn.execute("SELECT item_id FROM map_coords WHERE kind='image'")}
+        rows_now = conn.execute("SELECT item_id, fit_id FROM map_coords WHERE kind='image'")
+        fits_now = {r[0]: r[1] for r in rows_now}
     finally:
         conn.close()
+    placed = set(fits_now)
+    stale = sum(1 for f in fits_now.values() if state is None or f != state["fit_id"])
     if must_fit:
         model, coords = _fit(data, ws)
         fit_id = uuid.uuid4().hex[:12]
-        _save_model(ws, model, {"fit_id": fit_id, "encoder": encoder, "n_fit": len(ids)})
+        save_map_model(_model_path(ws, fit_id), model)
+        state = {"fit_id": fit_id, "encoder": encoder, "n_fit": len(ids)}
         rows, fitted = list(zip(ids, coords, strict=True)), True
     else:
         fit_id = state["fit_id"]
+        if stale:
+            raise CuratorError(
+                f"{ws.root}: {stale} map point(s) belong to another fit than {fit_id}; "
+                "run `curator map --refit`"
+            )
         new = [k for k, i in enumerate(ids) if i not in placed]
         rows, fitted = [], False
         if new:
-            coords = _load_model(ws, state).transform(data[new])
+            model = load_map_model(_model_path(ws, fit_id))
+            coords = model.transform(data[new])
             rows = [(ids[k], c) for k, c in zip(new, np.asarray(coords), strict=True)]
-    with ws.transaction() as conn:
+    with ws.transaction() as conn:  # coordinates and the fit they belong to: one commit
         if fitted:
             conn.execute("DELETE FROM map_coords WHERE kind = 'image'")
+            set_meta(conn, FIT_META_KEY, json.dumps(state))
         conn.executemany(
             "INSERT OR REPLACE INTO map_coords (kind, item_id, x, y, fit_id)"
             " VALUES ('image', ?, ?, ?, ?)",
             [(i, float(c[0]), float(c[1]), fit_id) for i, c in rows],
         )
+    if fitted:
+        _remove_superseded_models(ws, fit_id)
     if progress is not None:
         progress(len(ids), len(ids))
     prompts = _place_prompts(ws, fit_id)
@@ -296,11 +265,6 @@ def map_points(ws: Workspace) -> list[MapPoint]:
         for r in prompts
     ]
     return points
-
-
-def fitted_model_path(ws: Workspace) -> Path:
-    """Where the fitted map model lives."""
-    return ws.map_dir / MODEL_FILE
 
 
 def flag_names(point: MapPoint) -> set[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,29 +9,13 @@ from PIL import Image
 
 from curator.catalog import ImageRecord, get_image
 from curator.workspace import Workspace
+from sr.atomic import TEMP_PREFIX, atomic_path
 from sr.image_files import read_image, to_eight_bit
-
-TEMP_PREFIX = ".incoming-"
 
 
 def store_relpath(content_hash: str, extension: str) -> str:
     """Path inside the store for a content hash: ``ab/abcdef….ext`` (two-level fan-out)."""
     return f"{content_hash[:2]}/{content_hash}{extension}"
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` via a temp file in the same folder, fsync and ``os.replace``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def image_path(ws: Workspace, record: ImageRecord) -> Path:
@@ -63,34 +45,21 @@ def thumbnail(ws: Workspace, image_id: int, *, size: int = 128) -> Path:
         return target
     im = Image.fromarray(load_rgb(image_path(ws, record)))
     im.thumbnail((size, size), Image.Resampling.LANCZOS)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".jpg", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target, suffix=".jpg") as tmp:
         im.save(tmp, format="JPEG", quality=88)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 
 def sweep_store(ws: Workspace) -> list[Path]:
-    """Delete leftovers of interrupted writes: temp files and files no catalog row points to.
+    """Delete the temp files of interrupted store writes (``.incoming-*``); nothing else.
 
-    Call only under ``ws.writer_lock()`` (a concurrent writer's new file would look orphaned).
+    A store file without a catalog row is kept: it may be the orphan of a killed ingest (a re-run
+    adopts it), a file newer than a restored catalog backup, or a file the user put there.
+    Call only under ``ws.writer_lock()`` (a concurrent writer's temp file would look abandoned).
     """
-    conn = ws.connect()
-    try:
-        known = {row[0] for row in conn.execute("SELECT store_path FROM images")}
-    finally:
-        conn.close()
     removed = []
-    for path in sorted(ws.store_dir.rglob("*")):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(ws.store_dir).as_posix()
-        if path.name.startswith(TEMP_PREFIX) or rel not in known:
+    for path in sorted(ws.store_dir.rglob(f"{TEMP_PREFIX}*")):
+        if path.is_file() and not path.is_symlink():
             path.unlink()
             removed.append(path)
     return removed

@@ -51,6 +51,16 @@ class Workspace:
     def thumbs_dir(self) -> Path:
         return self.root / "thumbs"
 
+    @property
+    def exports_dir(self) -> Path:
+        """Where the studio puts exports: the one folder inside a workspace an export may use."""
+        return self.root / "exports"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where the studio puts training runs."""
+        return self.root / "runs"
+
     def connect(self) -> sqlite3.Connection:
         """A new connection (WAL, foreign keys on, rows as ``sqlite3.Row``)."""
         conn = sqlite3.connect(self.db_path, timeout=30.0)

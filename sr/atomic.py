@@ -27,7 +27,7 @@ def atomic_path(target: str | Path, *, suffix: str = "") -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -41,6 +41,11 @@ def write_atomic(target: str | Path, pieces: bytes | Iterable[bytes | memoryview
         for chunk in chunks:
             handle.write(chunk)
     return target
+
+
+def default_mode(*, folder: bool = False) -> int:
+    """The mode a plain ``open``/``mkdir`` would give (mkstemp/mkdtemp make private ones)."""
+    return (0o777 if folder else 0o666) & ~_umask()
 
 
 def _umask() -> int:

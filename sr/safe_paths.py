@@ -43,7 +43,9 @@ def check_target(
         guarded = _real(Path(folder))
         if _inside(real, guarded):
             relation = "is" if real == guarded else "is inside"
-            raise UnsafeTargetError(f"{target}: refusing to write there: the {what} {relation} {folder}")
+            raise UnsafeTargetError(
+                f"{target}: refusing to write there: the {what} {relation} {folder}"
+            )
         if _inside(guarded, real):
             raise UnsafeTargetError(f"{target}: refusing to write there: it contains {folder}")
     for item in inputs:

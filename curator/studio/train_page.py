@@ -26,7 +26,7 @@ REFRESH_S = 3.0
 
 def exports(ws_root: Path) -> list[Path]:
     """Export folders of a workspace (newest first)."""
-    folder = ws_root / "exports"
+    folder = ws_root / "exports"  # Workspace.exports_dir, without opening the catalog
     found = [p for p in folder.glob("*") if is_export(p)] if folder.is_dir() else []
     return sorted(found, reverse=True)
 
@@ -72,7 +72,7 @@ def _export_section(ws) -> None:
     if st.button("Export", key="train_export"):
         from curator.export import export_dataset
 
-        out = ws.root / "exports" / time.strftime("%Y%m%d-%H%M%S")
+        out = ws.exports_dir / time.strftime("%Y%m%d-%H%M%S")
         export_dataset(ws, out, val_fraction=val)
         st.session_state["train_data"] = str(out)
         st.session_state["train_data_pick"] = str(out)  # train on what was just exported
@@ -99,7 +99,7 @@ def _start_section(ws) -> None:
     if st.button("Start training", type="primary", key="train_start", disabled=not data):
         if init == "official":
             resolve_weights("official")  # missing weights: a clear message now, not a dead job
-        run_dir = ws.root / "runs" / name
+        run_dir = ws.runs_dir / name
         args = ["train", "--data", data, "--out", str(run_dir), "--init", init]
         args += ["--max-steps", str(int(steps))] + (["--config", config] if config else [])
         start_job(ws.root, run_dir, trainer_command(*args))

@@ -38,7 +38,10 @@ def test_reject_then_undo__restores_previous_state(ws: Workspace, three: list[in
     assert [get_image(ws, i).status for i in three] == ["pending"] * 3
     assert undo_last(ws) is None
     actions = [e.action for e in history(ws)]
-    assert actions == ["undo", "undo", "reject", "accept", "ingest"]  # append-only log
+    # append-only log; each image's ingest event was committed with its row
+    assert actions == ["undo", "undo", "reject", "accept", "ingest", "ingest", "ingest"]
+    ingested = [e.payload["added"] for e in history(ws) if e.action == "ingest"]
+    assert sorted(i for added in ingested for i in added) == sorted(three)
 
 
 def test_accept_all_pending__only_pending(ws: Workspace, three: list[int]) -> None:
