@@ -127,13 +127,16 @@ def cmd_map(args: argparse.Namespace) -> int:
     from curator.shared_map import update_map
 
     ws = _ws(args)
-    embed_images(ws)
-    report = update_map(ws, refit=args.refit)
-    what = "fitted" if report.fitted else "extended"
-    print(
-        f"map {what} (fit {report.fit_id}): {report.images_placed} image(s) placed, "
-        f"{report.prompts_placed} prompt(s), {report.total_images} image(s) in all"
-    )
+    if ws.readonly and args.png and not args.refit:
+        print(f"note: {ws.root}: read-only; drawing the stored map as it is", file=sys.stderr)
+    else:
+        embed_images(ws)
+        report = update_map(ws, refit=args.refit)
+        what = "fitted" if report.fitted else "extended"
+        print(
+            f"map {what} (fit {report.fit_id}): {report.images_placed} image(s) placed, "
+            f"{report.prompts_placed} prompt(s), {report.total_images} image(s) in all"
+        )
     if args.png:
         from curator.map_plot import save_map_png
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +39,19 @@ def load_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
+def _thumbs_root(ws: Workspace) -> Path:
+    """``WS/thumbs``, or a per-user cache for a workspace that cannot be written."""
+    if not ws.readonly:
+        return ws.thumbs_dir
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(str(ws.root.resolve()).encode()).hexdigest()[:16]
+    return cache / "curator" / "thumbs" / key
+
+
 def thumbnail(ws: Workspace, image_id: int, *, size: int = 128) -> Path:
     """A JPEG thumbnail (longest side ``size``), made once and cached under ``thumbs/``."""
     record = get_image(ws, image_id)
-    target = ws.thumbs_dir / str(size) / f"{record.content_hash}.jpg"
+    target = _thumbs_root(ws) / str(size) / f"{record.content_hash}.jpg"
     if target.is_file():
         return target
     im = Image.fromarray(load_rgb(image_path(ws, record)))

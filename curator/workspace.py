@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from curator.config import (
     CONFIG_NAME,
@@ -19,7 +21,7 @@ from curator.config import (
     save_config,
 )
 from curator.errors import CuratorError
-from curator.schema import migrate
+from curator.schema import SCHEMA_VERSION, migrate, schema_version
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -30,6 +32,7 @@ class Workspace:
 
     root: Path
     config: WorkspaceConfig
+    readonly: bool = False  # on read-only media or without write permission: reading only
 
     @property
     def db_path(self) -> Path:
@@ -63,16 +66,28 @@ class Workspace:
 
     def connect(self) -> sqlite3.Connection:
         """A new connection (WAL, foreign keys on, rows as ``sqlite3.Row``)."""
-        conn = sqlite3.connect(self.db_path, timeout=30.0)
+        if self.readonly:
+            conn = _connect_read_only(self.db_path)
+        else:
+            conn = sqlite3.connect(self.db_path, timeout=30.0)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
         return conn
+
+    def require_writable(self) -> None:
+        """Raise one clear line if this workspace can only be read."""
+        if self.readonly:
+            raise CuratorError(
+                f"{self.root}: the workspace is read-only here (reading, listing and exporting "
+                "elsewhere work; changes need write access)"
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A connection inside one ``BEGIN IMMEDIATE`` transaction, committed on success."""
+        self.require_writable()
         conn = self.connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -88,6 +103,7 @@ class Workspace:
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
         """Exclusive lock held by whatever writes store files (ingest, generation, sweeps)."""
+        self.require_writable()
         with open(self.root / ".writer.lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -117,7 +133,40 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a catalog for reading where nothing may be written (read-only media, no permission).
+
+    SQLite needs the WAL index (``-shm``) to read a WAL database; where it cannot be created, the
+    file is opened as immutable, which is right because no one can write there either.
+    """
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=30.0)
+
+
+def _is_writable(root: Path) -> bool:
+    catalog = root / CATALOG_NAME
+    return os.access(root, os.W_OK) and (not catalog.exists() or os.access(catalog, os.W_OK))
+
+
 def _prepare(root: Path, config: WorkspaceConfig) -> Workspace:
+    if not _is_writable(root):
+        ws = Workspace(root=root, config=config, readonly=True)
+        conn = ws.connect()
+        try:
+            version = schema_version(conn)
+        finally:
+            conn.close()
+        if version != SCHEMA_VERSION:
+            raise CuratorError(
+                f"{root}: read-only, and its catalog (schema v{version}) needs an upgrade to "
+                f"v{SCHEMA_VERSION}; open it once where it can be written"
+            )
+        return ws
     ws = Workspace(root=root, config=config)
     for folder in (ws.store_dir, ws.embeddings_dir, ws.map_dir, ws.thumbs_dir):
         folder.mkdir(parents=True, exist_ok=True)
