@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm import tqdm
 
+from sr.cli_boundary import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    fail,
+    os_error_line,
+    run_command,
+)
 from sr.image_files import FORMAT_EXTENSIONS, ImageFileError
 from sr.inference import TileSettings
+from sr.options import float_option, positive_int
+from sr.safe_paths import UnsafeTargetError
 from sr.upscale import (
     DEFAULT_MAX_PIXELS,
     Target,
@@ -24,9 +35,17 @@ from sr.upscale import (
 )
 from sr.weights import WeightsError, fetch_official, load_model
 
+T = TypeVar("T")
+MAX_EVAL_SCALE = 64
 
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+
+# Failures every command may end with: one line and exit code 2 (see ``sr.cli_boundary``).
+USER_ERRORS = (WeightsError, UpscaleError, ImageFileError, UnsafeTargetError)
+
+# One upscale that failed and what the user should read; the batch goes on with the next file.
+# ValueError: bad data deep in a decoder or encoder (ImageFileError, UpscaleError and
+# UnsafeTargetError are ValueErrors too); OSError: disk full, permissions, vanished files.
+_FILE_ERRORS = (ValueError, OSError, MemoryError)
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -45,25 +64,29 @@ def _settings(args: argparse.Namespace) -> TileSettings:
     return TileSettings(tile=args.tile, chunk=args.chunk)
 
 
+def _file_error_line(src: Path, exc: BaseException) -> str:
+    """``FILE: reason`` for a failed upscale of ``src``."""
+    if isinstance(exc, MemoryError):
+        return f"{src}: out of memory (try a smaller --tile or --chunk)"
+    message = os_error_line(exc) if isinstance(exc, OSError) else str(exc)
+    return message if str(src) in message else f"{src}: {message}"
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
-    """Upscale files and folders; one line per failure, non-zero exit if any failed."""
-    try:
-        target = (
-            Target(scale=parse_scale(args.scale))
-            if args.scale
-            else Target(size=parse_size(args.size))
-        )
-    except UpscaleError as exc:
-        _fail(str(exc))
-        return 2
+    """Upscale files and folders; one line per failure, exit code 1 if any failed."""
+    target = Target(scale=args.scale) if args.scale is not None else Target(size=args.size)
     fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(args.format, args.format)
-    model = load_model(args.weights, device=args.device)
-    inputs = collect_inputs([Path(p) for p in args.inputs], recursive=args.recursive)
+    settings = _settings(args)
+    inputs, problems = collect_inputs([Path(p) for p in args.inputs], recursive=args.recursive)
+    for problem in problems:
+        fail(problem)
     if not inputs:
-        _fail("no input images found")
-        return 2
+        if not problems:
+            fail("no input images found")
+        return EXIT_BAD_INPUT
     plans = plan_outputs(inputs, Path(args.output), fmt)
-    failures = 0
+    model = load_model(args.weights, device=args.device)
+    failures = len(problems)
     bar = tqdm(total=len(plans), unit="img", desc="upscale", disable=args.quiet)
     for src, dst, reason in plans:
         if dst is None:
@@ -86,43 +109,32 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 dst,
                 target,
                 fmt=fmt,
-                settings=_settings(args),
+                settings=settings,
                 max_pixels=args.max_pixels,
                 progress=pixels.update,
                 on_start=started,
             )
             for note in notes:
                 tqdm.write(f"note: {note}", file=sys.stderr)
-        except (ImageFileError, UpscaleError) as exc:
-            message = str(exc)
-            tqdm.write(
-                f"error: {message if str(src) in message else f'{src}: {message}'}", file=sys.stderr
-            )
-            failures += 1
-        except MemoryError:
-            tqdm.write(
-                f"error: {src}: out of memory (try a smaller --tile or --chunk)", file=sys.stderr
-            )
+        except _FILE_ERRORS as exc:
+            tqdm.write(f"error: {_file_error_line(src, exc)}", file=sys.stderr)
             failures += 1
         finally:
             pixels.close()
         bar.update(1)
     bar.close()
-    done = len(plans) - failures
+    done = len(plans) + len(problems) - failures
     if not args.quiet:
         print(f"{done} written, {failures} failed", file=sys.stderr)
-    return 1 if failures else 0
+    return EXIT_PARTIAL if failures else EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """PSNR of a model on a benchmark set."""
     from sr.evaluate import evaluate_set
 
+    scale = args.scale
     model = load_model(args.weights, device=args.device)
-    scale = float(args.scale)
-    if scale < 1:
-        _fail(f"scale {scale:g} is below 1")
-        return 2
     show = not args.json and not args.quiet
 
     def report(name: str, value: float) -> None:
@@ -132,8 +144,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         result = evaluate_set(model, Path(args.set_dir), scale, _settings(args), on_image=report)
     except FileNotFoundError as exc:
-        _fail(str(exc))
-        return 2
+        fail(str(exc))
+        return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -144,16 +156,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser that raises ``UpscaleError`` (one ``error:`` line)."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except UpscaleError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", default="official", help="'official', a .safetensors file or a run folder"
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument(
-        "--tile", type=int, default=TileSettings.tile, help="LR pixels per tile side (memory)"
+        "--tile",
+        type=positive_int,
+        default=TileSettings.tile,
+        help="LR pixels per tile side (memory; ≥ 1)",
     )
     parser.add_argument(
-        "--chunk", type=int, default=TileSettings.chunk, help="queries per decoder call"
+        "--chunk", type=positive_int, default=TileSettings.chunk, help="queries per decoder call"
     )
 
 
@@ -177,8 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("inputs", nargs="+", help="image files or folders")
     up.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     how = up.add_mutually_exclusive_group(required=True)
-    how.add_argument("--scale", help="e.g. 3, 1.7, or 2x1.5 for different x and y scales")
-    how.add_argument("--size", help="exact output WIDTHxHEIGHT (0 for one side keeps the aspect)")
+    how.add_argument(
+        "--scale",
+        type=_argument(parse_scale),
+        help="e.g. 3, 1.7, or 2x1.5 for different x and y scales",
+    )
+    how.add_argument(
+        "--size",
+        type=_argument(parse_size),
+        help="exact output WIDTHxHEIGHT (0 for one side keeps the aspect)",
+    )
     up.add_argument(
         "--format",
         choices=sorted({*FORMAT_EXTENSIONS, "JPG", "TIF"}, key=str.lower),
@@ -187,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     up.add_argument(
-        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs"
+        "--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs"
     )
     up.add_argument("--quiet", action="store_true")
     _add_model_options(up)
@@ -195,7 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="PSNR on a benchmark set in the EDSR layout")
     ev.add_argument("set_dir", help="folder with HR/ and LR_bicubic/X{s}/")
-    ev.add_argument("--scale", required=True, help="upscaling factor, e.g. 2, 4 or 6")
+    # Finite and ≥ 1 (an upscaler); ≤ 64 because beyond that the LR image of a benchmark picture
+    # (~500 px) is under 8 px wide, and a huge scale would crop the HR image to nothing.
+    ev.add_argument(
+        "--scale",
+        required=True,
+        type=float_option(minimum=1, maximum=MAX_EVAL_SCALE),
+        help=f"upscaling factor, e.g. 2, 4 or 6 (1 to {MAX_EVAL_SCALE})",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--quiet", action="store_true")
     _add_model_options(ev)
@@ -210,16 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``sr`` console script."""
+    """Entry point of the ``sr`` console script; exit codes as in ``sr.cli_boundary``."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except WeightsError as exc:
-        _fail(str(exc))
-        return 2
-    except BrokenPipeError:  # the reader closed early (`sr eval … --json | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    return run_command(args.func, args, USER_ERRORS)
 
 
 if __name__ == "__main__":

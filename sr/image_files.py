@@ -12,6 +12,7 @@ import io
 import struct
 import warnings
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +20,9 @@ import cv2
 import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
+
+from sr.atomic import atomic_path, write_atomic
+from sr.png_stream import PngWriter, metadata_chunks
 
 EXIF_ORIENTATION = 0x0112
 FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
@@ -97,7 +101,14 @@ def _split_channels(array: np.ndarray, has_alpha: bool) -> tuple[np.ndarray, np.
     return array, None
 
 
-def _decode_sixteen(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+def _raw_mode(im: Image.Image) -> str:
+    """How the file stores its samples (e.g. ``LA;16B``); ask before ``load()``, which drops it."""
+    return str(im.tile[0].args) if im.tile else ""
+
+
+def _decode_sixteen(
+    path: Path, im: Image.Image, raw_mode: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     """16-bit pixels: gray through Pillow, colour through tifffile (TIFF) or OpenCV (PNG)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(im)
@@ -117,7 +128,8 @@ def _decode_sixteen(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray
         array = cv2.cvtColor(
             array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
         )
-    if im.mode == "LA":  # OpenCV expands gray+alpha to four channels
+    # OpenCV expands gray+alpha to four channels; Pillow calls a 16-bit one RGBA (raw LA;16B).
+    if im.mode == "LA" or "LA;16" in raw_mode:
         return np.ascontiguousarray(array[:, :, :1]), np.ascontiguousarray(array[:, :, 3])
     return _split_channels(array, has_alpha=array.ndim == 3 and array.shape[2] == 4)
 
@@ -142,6 +154,29 @@ def _decode_eight(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray |
     return _split_channels(np.asarray(im), has_alpha=im.mode in ("LA", "RGBA"))
 
 
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _read_tiff(path: Path) -> ImageData:
+    """A TIFF that Pillow cannot open (16-bit gray+alpha, as we write them): via tifffile."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            array = page.asarray()
+            icc = page.tags.get(34675)
+            icc_bytes = bytes(icc.value) if icc is not None else None
+            frames = len(tif.pages)
+    except (OSError, ValueError, struct.error) as exc:
+        raise ImageFileError(f"{path}: truncated or corrupt image ({exc})") from None
+    channels = 1 if array.ndim == 2 else array.shape[-1]
+    if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3) or channels > 4:
+        raise ImageFileError(f"{path}: unsupported TIFF layout {array.shape} {array.dtype}")
+    pixels, alpha = _split_channels(array, has_alpha=channels in (2, 4))
+    return ImageData(pixels, alpha, "TIFF", icc_bytes, None, frames)
+
+
 def read_image(path: str | Path) -> ImageData:
     """Decode ``path``; raises ``ImageFileError`` with a one-line reason for anything unusable."""
     path = Path(path)
@@ -156,12 +191,13 @@ def read_image(path: str | Path) -> ImageData:
             im = Image.open(path)
             frames = getattr(im, "n_frames", 1)
             sixteen = _is_sixteen_bit(im)  # must be asked before load(), which drops the tile info
+            raw_mode = _raw_mode(im)
             im.load()
             icc = im.info.get("icc_profile") or None
             exif = im.getexif()
             orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
             if sixteen:
-                pixels, alpha = _decode_sixteen(path, im)
+                pixels, alpha = _decode_sixteen(path, im, raw_mode)
             else:
                 if im.mode == "CMYK":
                     icc = None  # a CMYK profile does not describe the RGB pixels we produce
@@ -169,6 +205,8 @@ def read_image(path: str | Path) -> ImageData:
     except ImageFileError:
         raise
     except UnidentifiedImageError:
+        if _is_tiff(path):
+            return _read_tiff(path)
         raise ImageFileError(f"{path}: not an image (unrecognised format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageFileError(f"{path}: refused as a decompression bomb ({exc})") from None
@@ -193,10 +231,6 @@ def to_eight_bit(array: np.ndarray) -> np.ndarray:
     return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 Encoded = list[bytes | memoryview]  # pieces written one after another (no concatenated copy)
 
 
@@ -204,50 +238,43 @@ def _png_with_metadata(
     encoded: bytes | memoryview, icc: bytes | None, exif: bytes | None
 ) -> Encoded:
     """Insert iCCP/eXIf chunks right after IHDR (PNG signature 8 bytes + IHDR 25 bytes)."""
-    extra = b""
-    if icc:
-        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc))
-    if exif:
-        extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
     view = memoryview(encoded)
-    return [view[:33], extra, view[33:]]
+    return [view[:33], metadata_chunks(icc, exif), view[33:]]
 
 
-def _encode_png_gray_alpha16(stacked: np.ndarray) -> bytes:
-    """16-bit gray+alpha PNG (colour type 4), which neither Pillow nor OpenCV can write."""
-    h, w, _ = stacked.shape
-    rows = np.ascontiguousarray(stacked.astype(">u2")).view(np.uint8).reshape(h, w * 4)
-    raw = np.hstack([np.zeros((h, 1), np.uint8), rows]).tobytes()  # filter type 0 on every row
-    header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw, 6))
-        + _png_chunk(b"IEND", b"")
-    )
+def _encode_png_rows(stacked: np.ndarray, image: ImageData) -> Encoded:
+    """PNG through our own row encoder (for 16-bit gray+alpha, which Pillow and OpenCV lack)."""
+    buf = io.BytesIO()
+    h, w, channels = stacked.shape
+    writer = PngWriter(buf, w, h, channels, image.bit_depth, image.icc_profile, image.exif)
+    writer.write_rows(stacked)
+    writer.finish()
+    return [buf.getbuffer()]
+
+
+def _tiff_options(image: ImageData) -> dict:
+    """tifffile options for the channels and ICC profile of ``image`` (EXIF is not kept)."""
+    icc = image.icc_profile
+    return {
+        "photometric": "minisblack" if image.pixels.shape[2] == 1 else "rgb",
+        "extrasamples": ["unassalpha"] if image.alpha is not None else None,
+        "extratags": [(34675, 7, len(icc), icc, True)] if icc else [],
+    }
 
 
 def _encode_sixteen(image: ImageData, fmt: str) -> Encoded:
     stacked = image.pixels if image.alpha is None else np.dstack([image.pixels, image.alpha])
     if fmt == "TIFF":
-        photometric = "minisblack" if image.pixels.shape[2] == 1 else "rgb"
-        extratags = (
-            [(34675, 7, len(image.icc_profile), image.icc_profile, True)]
-            if image.icc_profile
-            else []
-        )
         buf = io.BytesIO()
         tifffile.imwrite(
             buf,
             np.squeeze(stacked, axis=2) if stacked.shape[2] == 1 else stacked,
-            photometric=photometric,
-            extrasamples=["unassalpha"] if image.alpha is not None else None,
             compression="zlib",
-            extratags=extratags,
+            **_tiff_options(image),
         )
         return [buf.getbuffer()]
     if stacked.shape[2] == 2:  # OpenCV cannot write gray+alpha
-        return _png_with_metadata(_encode_png_gray_alpha16(stacked), image.icc_profile, image.exif)
+        return _encode_png_rows(stacked, image)
     return _encode_png_opencv(stacked, image)
 
 
@@ -322,9 +349,77 @@ def write_image(path: str | Path, image: ImageData, fmt: str | None = None) -> P
         data = _encode_png_opencv(stacked, image)
     else:
         data = _encode_eight(image, fmt)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        for piece in data:
-            fh.write(piece)
-    tmp.replace(path)
+    return write_atomic(path, data)
+
+
+Band = tuple[np.ndarray, np.ndarray | None]  # rows of pixels (n, W, C) and of alpha (n, W)
+
+
+def can_stream(fmt: str, like: ImageData) -> bool:
+    """Whether ``write_image_bands`` writes ``fmt`` keeping all that ``write_image`` keeps.
+
+    PNG always; TIFF unless 8-bit with EXIF (tifffile writes no EXIF; Pillow does, in memory).
+    """
+    return fmt == "PNG" or (fmt == "TIFF" and (like.bit_depth == 16 or not like.exif))
+
+
+def write_image_bands(
+    path: str | Path, like: ImageData, size: tuple[int, int], bands: Iterable[Band], fmt: str
+) -> Path:
+    """Write a PNG or TIFF of ``size`` (H, W) from ``bands`` of rows, top to bottom, atomically.
+
+    Channels, depth and metadata are those of ``like``; the pixels decode exactly as
+    ``write_image`` of the whole image would. Only one band (and one strip) is held at a time,
+    so memory does not grow with the image.
+    """
+    path = Path(path)
+    if not can_stream(fmt, like):
+        raise ImageFileError(f"{path}: cannot write {fmt} band by band")
+    height, width = size
+    channels = like.pixels.shape[2] + (like.alpha is not None)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        if fmt == "PNG":
+            writer = PngWriter(
+                handle, width, height, channels, like.bit_depth, like.icc_profile, like.exif
+            )
+            for pixels, alpha in bands:
+                writer.write_rows(pixels, alpha)
+            writer.finish()
+        else:
+            dtype = like.pixels.dtype
+            rows_per_strip = max(1, _TIFF_STRIP_BYTES // (width * channels * dtype.itemsize))
+            strips = (
+                zlib.compress(rows.tobytes(), 6) for rows in _row_groups(bands, rows_per_strip)
+            )
+            tifffile.imwrite(
+                handle,
+                strips,
+                shape=(height, width) if channels == 1 else (height, width, channels),
+                dtype=dtype,
+                compression="zlib",
+                rowsperstrip=rows_per_strip,
+                **_tiff_options(like),
+            )
     return path
+
+
+_TIFF_STRIP_BYTES = 1 << 18
+
+
+def _row_groups(bands: Iterable[Band], n: int) -> Iterator[np.ndarray]:
+    """Rows ``(n, W, C + alpha)`` regrouped from ``bands`` of any height; the last may be short."""
+    carry: np.ndarray | None = None
+    for pixels, alpha in bands:
+        top = 0
+        while top < len(pixels):
+            need = n - (0 if carry is None else len(carry))
+            part = pixels[top : top + need]
+            if alpha is not None:
+                part = np.dstack([part, alpha[top : top + need]])
+            top += len(part)
+            carry = part if carry is None else np.concatenate([carry, part])
+            if len(carry) == n:
+                yield np.ascontiguousarray(carry)
+                carry = None
+    if carry is not None:
+        yield np.ascontiguousarray(carry)

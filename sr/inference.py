@@ -10,7 +10,7 @@ to float rounding. Peak memory follows ``tile`` and ``chunk``, never the image s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -27,6 +27,13 @@ class TileSettings:
 
     tile: int = 256
     chunk: int = 4096
+
+    def __post_init__(self) -> None:
+        # A tile or chunk below 1 would leave output pixels unwritten (garbage) or divide by 0.
+        for name in ("tile", "chunk"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,80 @@ def _decode_tile(
             sink(rows[0] + top, cols[0] + left, rgb.permute(2, 0, 1).cpu())
 
 
+@dataclass(frozen=True)
+class RowBand:
+    """Output rows [top, bottom) of one row of tiles; ``draw(sink)`` renders them into ``sink``."""
+
+    top: int
+    bottom: int
+    draw: Callable[[BlockSink], None] = field(repr=False)
+
+
+def row_bands(
+    model: LIIF,
+    img: torch.Tensor,
+    out_size: tuple[int, int],
+    settings: TileSettings = TileSettings(),
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[RowBand]:
+    """The bands of output rows of an upscale of ``img`` ``(3, h, w)`` to ``out_size`` (H, W).
+
+    Bands come top to bottom and cover every row once; nothing is computed until a band is
+    drawn, and ``band.draw(sink)`` sends every block of its rows (all columns) to ``sink``, so a
+    caller can finish (encode, write) one band of rows before the next one is computed.
+    ``progress`` is called with the number of output pixels finished after each tile.
+    """
+    _, h, w = img.shape
+    halo = model.halo
+    ensemble = model.config.local_ensemble
+    col_spans = _axis_spans(out_size[1], w, settings.tile, halo, ensemble)
+    scratch = Scratch()  # decoder buffers, reused by every band
+    for rs in _axis_spans(out_size[0], h, settings.tile, halo, ensemble):
+
+        def draw(sink: BlockSink, rs: _AxisSpan = rs) -> None:
+            _draw_band(model, img, out_size, rs, col_spans, settings.chunk, sink, scratch, progress)
+
+        yield RowBand(rs.out0, rs.out1, draw)
+
+
 @torch.no_grad()
+def _draw_band(
+    model: LIIF,
+    img: torch.Tensor,
+    out_size: tuple[int, int],
+    rs: _AxisSpan,
+    col_spans: list[_AxisSpan],
+    chunk: int,
+    sink: BlockSink,
+    scratch: Scratch,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Every tile of the row span ``rs``, left to right, into ``sink``."""
+    device = next(model.parameters()).device
+    _, h, w = img.shape
+    for cs in col_spans:
+        crop = img[:, rs.crop0 : rs.crop1, cs.crop0 : cs.crop1].unsqueeze(0).to(device)
+        feat = model.gen_feat(crop)
+        grid = LatentGrid(
+            table=model.latent_table(feat),
+            crop_size=(feat.shape[-2], feat.shape[-1]),
+            origin=(rs.crop0, cs.crop0),
+            full_size=(h, w),
+        )
+        _decode_tile(
+            model,
+            grid,
+            out_size,
+            (rs.out0, rs.out1),
+            (cs.out0, cs.out1),
+            chunk,
+            sink,
+            scratch,
+        )
+        if progress is not None:
+            progress((rs.out1 - rs.out0) * (cs.out1 - cs.out0))
+
+
 def render(
     model: LIIF,
     img: torch.Tensor,
@@ -103,37 +183,11 @@ def render(
 ) -> None:
     """Upscale ``img`` ``(3, h, w)`` in [0, 1] to ``out_size`` (H, W), block by block into ``sink``.
 
-    ``progress`` is called with the number of output pixels finished after each tile.
+    Blocks come band by band (see ``row_bands``), top to bottom. ``progress`` is called with the
+    number of output pixels finished after each tile.
     """
-    device = next(model.parameters()).device
-    _, h, w = img.shape
-    halo = model.halo
-    ensemble = model.config.local_ensemble
-    row_spans = _axis_spans(out_size[0], h, settings.tile, halo, ensemble)
-    col_spans = _axis_spans(out_size[1], w, settings.tile, halo, ensemble)
-    scratch = Scratch()
-    for rs in row_spans:
-        for cs in col_spans:
-            crop = img[:, rs.crop0 : rs.crop1, cs.crop0 : cs.crop1].unsqueeze(0).to(device)
-            feat = model.gen_feat(crop)
-            grid = LatentGrid(
-                table=model.latent_table(feat),
-                crop_size=(feat.shape[-2], feat.shape[-1]),
-                origin=(rs.crop0, cs.crop0),
-                full_size=(h, w),
-            )
-            _decode_tile(
-                model,
-                grid,
-                out_size,
-                (rs.out0, rs.out1),
-                (cs.out0, cs.out1),
-                settings.chunk,
-                sink,
-                scratch,
-            )
-            if progress is not None:
-                progress((rs.out1 - rs.out0) * (cs.out1 - cs.out0))
+    for band in row_bands(model, img, out_size, settings, progress):
+        band.draw(sink)
 
 
 def upscale_tensor(

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import math
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from PIL import Image
 
+from sr.cli_boundary import os_error_line
 from sr.image_files import (
     FORMAT_EXTENSIONS,
     ImageData,
     ImageFileError,
+    can_stream,
     format_for_path,
     read_image,
     write_image,
+    write_image_bands,
 )
-from sr.inference import TileSettings, render
+from sr.inference import TileSettings, row_bands
 from sr.models.liif import LIIF
+from sr.safe_paths import UnsafeTargetError, check_target
 
 DEFAULT_MAX_PIXELS = 1 << 28  # 268 MP: about 0.8 GB for an 8-bit RGB result
 
@@ -95,11 +101,67 @@ def _to_model_input(image: ImageData) -> torch.Tensor:
     return pixels.expand(3, -1, -1) if pixels.shape[0] == 1 else pixels
 
 
-def _resize_alpha(alpha: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """Alpha is a mask, not a photo: plain bicubic keeps edges where the user put them."""
-    mode = "I;16" if alpha.dtype == np.uint16 else "L"
-    resized = Image.fromarray(alpha, mode=mode).resize((out_hw[1], out_hw[0]), Image.BICUBIC)
-    return np.asarray(resized).astype(alpha.dtype)
+def resize_alpha_rows(
+    alpha: np.ndarray, out_hw: tuple[int, int], rows: tuple[int, int]
+) -> np.ndarray:
+    """Rows [top, bottom) of ``alpha`` ``(h, w)`` resized to ``out_hw``: ``(bottom - top, W)``.
+
+    Alpha is a mask, not a photo: plain bicubic keeps edges where the user put them. Only the
+    input rows the band needs are resized (as float32 for 16 bits, which Pillow cannot resize as
+    integers), so the cost is one band, never a full-size copy.
+    """
+    h, w = alpha.shape
+    top, bottom = rows
+    y0, y1 = top * h / out_hw[0], bottom * h / out_hw[0]  # the band's span in input rows
+    # Bicubic reads 2 input rows either side when enlarging; 3 keeps the crop's edge unread.
+    c0, c1 = max(0, math.floor(y0) - 3), min(h, math.ceil(y1) + 3)
+    crop = alpha[c0:c1]
+    sixteen = alpha.dtype == np.uint16
+    image = Image.fromarray(crop.astype(np.float32) if sixteen else np.ascontiguousarray(crop))
+    resized = np.asarray(
+        image.resize((out_hw[1], bottom - top), Image.BICUBIC, box=(0, y0 - c0, w, y1 - c0))
+    )
+    if sixteen:
+        return np.clip(np.rint(resized), 0, 65535).astype(np.uint16)
+    return resized.astype(alpha.dtype, copy=False)
+
+
+class OutputBand(NamedTuple):
+    """Finished output rows from ``top``: pixels ``(n, W, C)`` and alpha ``(n, W)`` or None."""
+
+    top: int
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+
+
+def upscaled_bands(
+    model: LIIF,
+    image: ImageData,
+    out_hw: tuple[int, int],
+    settings: TileSettings = TileSettings(),
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[OutputBand]:
+    """The upscale of ``image`` (pixels and alpha) to ``out_hw``, one band of rows at a time.
+
+    Bands come top to bottom in the image's depth and channels; each is computed when asked
+    for, so a caller that writes one before taking the next holds one band, not the image.
+    """
+    channels = image.pixels.shape[2]
+    max_value = image.max_value
+    for band in row_bands(model, _to_model_input(image), out_hw, settings, progress):
+        pixels = np.empty((band.bottom - band.top, out_hw[1], channels), image.pixels.dtype)
+
+        def put(top: int, left: int, block: torch.Tensor, pixels=pixels, first=band.top) -> None:
+            if channels == 1:
+                block = block.mean(dim=0, keepdim=True)
+            codes = block.clamp_(0, 1).mul_(max_value).round_().permute(1, 2, 0).numpy()
+            pixels[top - first : top - first + block.shape[1], left : left + block.shape[2]] = codes
+
+        band.draw(put)
+        alpha = None
+        if image.alpha is not None:
+            alpha = resize_alpha_rows(image.alpha, out_hw, (band.top, band.bottom))
+        yield OutputBand(band.top, pixels, alpha)
 
 
 def upscale_image(
@@ -109,55 +171,106 @@ def upscale_image(
     settings: TileSettings = TileSettings(),
     progress: Callable[[int], None] | None = None,
 ) -> ImageData:
-    """Upscale pixels (and alpha) of ``image`` to ``out_hw``; keeps depth, channels, metadata."""
-    channels = image.pixels.shape[2]
-    out = np.empty((*out_hw, channels), dtype=image.pixels.dtype)
-    max_value = image.max_value
+    """Upscale pixels (and alpha) of ``image`` to ``out_hw``; keeps depth, channels, metadata.
 
-    def write(top: int, left: int, block: torch.Tensor) -> None:
-        if channels == 1:
-            block = block.mean(dim=0, keepdim=True)
-        codes = block.clamp_(0, 1).mul_(max_value).round_().permute(1, 2, 0).numpy()
-        out[top : top + block.shape[1], left : left + block.shape[2]] = codes
-
-    render(model, _to_model_input(image), out_hw, write, settings, progress)
-    alpha = _resize_alpha(image.alpha, out_hw) if image.alpha is not None else None
+    The whole result is held in memory; ``upscale_file`` streams PNG and TIFF instead.
+    """
+    out = np.empty((*out_hw, image.pixels.shape[2]), dtype=image.pixels.dtype)
+    alpha = np.empty(out_hw, dtype=image.alpha.dtype) if image.alpha is not None else None
+    for band in upscaled_bands(model, image, out_hw, settings, progress):
+        out[band.top : band.top + len(band.pixels)] = band.pixels
+        if alpha is not None:
+            alpha[band.top : band.top + len(band.pixels)] = band.alpha
     return ImageData(out, alpha, image.format, image.icc_profile, image.exif, 1)
 
 
-def collect_inputs(inputs: list[Path], recursive: bool) -> list[tuple[Path, Path]]:
-    """(file, path relative to its input root) for each file named or found in a named folder."""
+def collect_inputs(
+    inputs: list[Path], recursive: bool
+) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(file, path relative to its input root) per file named or found in a named folder, and
+    one ``PATH: reason`` line per input that cannot be searched (the others still count).
+
+    A named path that is not a folder (a file, a missing path, a link loop) is kept as a file:
+    reading it says what is wrong with it, in the batch, like any other unreadable file.
+    """
     found: list[tuple[Path, Path]] = []
+    problems: list[str] = []
     for item in inputs:
-        if item.is_dir():
+        try:
+            if not item.is_dir():
+                found.append((item, Path(item.name)))
+                continue
             pattern = "**/*" if recursive else "*"
             for path in sorted(item.glob(pattern)):
                 if path.is_file() and format_for_path(path):
                     found.append((path, path.relative_to(item)))
-        else:
-            found.append((item, Path(item.name)))
-    return found
+        except (OSError, RuntimeError) as exc:  # RuntimeError: pathlib's "symlink loop"
+            reason = os_error_line(exc) if isinstance(exc, OSError) else str(exc)
+            problems.append(reason if str(item) in reason else f"{item}: {reason}")
+    return found, problems
+
+
+def _real(path: Path) -> str:
+    """``path`` with links resolved; never raises (a link loop resolves to itself)."""
+    return os.path.realpath(path)
+
+
+def output_is_file(inputs: list[tuple[Path, Path]], out: Path, fmt: str | None) -> bool:
+    """Whether ``out`` names the output file (one input) rather than the output folder.
+
+    Refuses (``UpscaleError``) an ``out`` that is neither: one input and a suffix that is no
+    image format would otherwise become a folder named like a file; and an explicit ``fmt``
+    that disagrees with ``out``'s extension would put one format's bytes under another's name.
+    """
+    if out.is_dir():
+        return False
+    implied = format_for_path(out)
+    if len(inputs) != 1:
+        return False
+    if implied is None:
+        if out.suffix:
+            raise UpscaleError(
+                f"{out}: unknown image extension {out.suffix!r} (use one of "
+                f"{', '.join(sorted(set(FORMAT_EXTENSIONS.values())))}, or a folder)"
+            )
+        return False
+    if fmt is not None and fmt != implied:
+        raise UpscaleError(f"{out}: --format {fmt} disagrees with the extension {out.suffix!r}")
+    return True
 
 
 def plan_outputs(
     inputs: list[tuple[Path, Path]], out: Path, fmt: str | None
 ) -> list[tuple[Path, Path | None, str | None]]:
-    """(source, destination or None, reason) per input; ``out`` is a file only for one file in."""
-    single_file = len(inputs) == 1 and format_for_path(out) is not None and not out.is_dir()
+    """(source, destination or None, reason) per input; ``out`` is a file only for one file in.
+
+    No destination is any input of the batch (links resolved) or another input's destination.
+    Raises ``UpscaleError`` for an ``out`` that is neither a file nor a folder name.
+    """
+    single_file = output_is_file(inputs, out, fmt)
+    real_inputs: dict[str, list[Path]] = {}
+    for src, _ in inputs:
+        real_inputs.setdefault(_real(src), []).append(src)
     plans: list[tuple[Path, Path | None, str | None]] = []
-    taken: set[Path] = set()
+    taken: set[str] = set()
     for src, rel in inputs:
         if single_file:
             dst = out
         else:
             suffix = FORMAT_EXTENSIONS[fmt] if fmt else rel.suffix
             dst = out / rel.with_suffix(suffix)
-        if dst.resolve() == src.resolve():
-            plans.append((src, None, "output would overwrite the input"))
-        elif dst.resolve() in taken:
+        real = _real(dst)
+        try:
+            # Only the inputs at the same real path can clash: checking those is the same
+            # decision as checking all of them, without resolving every input per output.
+            check_target(dst, inputs=real_inputs.get(real, ()))
+        except UnsafeTargetError as exc:
+            plans.append((src, None, str(exc)))
+            continue
+        if real in taken:
             plans.append((src, None, f"output {dst} is already written by another input"))
         else:
-            taken.add(dst.resolve())
+            taken.add(real)
             plans.append((src, dst, None))
     return plans
 
@@ -188,6 +301,13 @@ def upscale_file(
     """Read, upscale and write one file; returns notes worth telling the user (may be empty).
 
     ``on_start(in_hw, out_hw)`` is called once the sizes are known, before the work starts.
+    The file is written atomically: on any failure ``dst`` is untouched and no temp is left.
+
+    Memory: PNG and TIFF are written band by band as the model finishes each row of tiles, so
+    the peak is about the model, the decoded input and its float copy, one tile's work and one
+    band of output rows (tile x scale rows, full width), whatever the output size. JPEG, WEBP,
+    BMP (and 8-bit TIFF with EXIF) are encoded from the whole result: add the output array and
+    the encoder's own copy.
     """
     image = read_image(src)
     out_hw = output_size(image.size, target, max_pixels)
@@ -197,7 +317,9 @@ def upscale_file(
     notes = upscale_notes(src, image, fmt)
     if on_start is not None:
         on_start(image.size, out_hw)
-    result = upscale_image(model, image, out_hw, settings, progress)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    write_image(dst, result, fmt)
+    if can_stream(fmt, image):
+        bands = upscaled_bands(model, image, out_hw, settings, progress)
+        write_image_bands(dst, image, out_hw, ((b.pixels, b.alpha) for b in bands), fmt)
+    else:
+        write_image(dst, upscale_image(model, image, out_hw, settings, progress), fmt)
     return notes

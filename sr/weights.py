@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from sr.models.liif import LIIF, LIIFConfig
@@ -196,6 +196,7 @@ def load_model(spec: str | Path = "official", device: str | torch.device = "cpu"
         )
         model = LIIF(config)
         model.load_state_dict(load_file(str(path)), strict=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
+        # SafetensorError: a truncated or corrupt file (it derives from Exception only).
         raise WeightsError(f"{path}: cannot load LIIF weights ({exc})") from exc
     return model.to(device).eval()

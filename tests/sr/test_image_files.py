@@ -10,7 +10,14 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms
 
-from sr.image_files import EXIF_ORIENTATION, ImageFileError, read_image, to_eight_bit, write_image
+from sr.image_files import (
+    EXIF_ORIENTATION,
+    ImageData,
+    ImageFileError,
+    read_image,
+    to_eight_bit,
+    write_image,
+)
 
 
 def _srgb_icc() -> bytes:
@@ -177,3 +184,31 @@ def test_write_image__png_leaves_caller_pixels_untouched(tmp_path):
     img.pixels = arr.copy()
     back = read_image(write_image(tmp_path / "rgb.png", img))
     assert np.array_equal(img.pixels, arr) and np.array_equal(back.pixels, arr)
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".png", "PNG"), (".tif", "TIFF")])
+def test_write_image__sixteen_bit_gray_alpha_round_trip(tmp_path, suffix, fmt):
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 65536, size=(6, 5, 1), dtype=np.uint16)
+    alpha = rng.integers(0, 65536, size=(6, 5), dtype=np.uint16)
+    path = write_image(tmp_path / f"la16{suffix}", ImageData(gray, alpha, fmt), fmt)
+    img = read_image(path)  # Pillow reads a 16-bit LA PNG as RGBA and cannot open the TIFF
+    assert img.bit_depth == 16 and img.pixels.shape == (6, 5, 1)
+    assert np.array_equal(img.pixels, gray) and np.array_equal(img.alpha, alpha)
+
+
+def test_write_image__failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    import errno
+
+    import sr.atomic
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sr.atomic.os, "fsync", full)
+    with pytest.raises(OSError):
+        write_image(target, ImageData(np.zeros((4, 4, 3), np.uint8), None, "PNG"))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"] and target.read_bytes() == b"old"

