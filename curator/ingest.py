@@ -25,7 +25,14 @@ from curator.quality import Flag, dhash, hamming_to_many, image_flags
 from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
 from sr.atomic import write_atomic
-from sr.image_files import EXIF_ORIENTATION, ImageData, ImageFileError, read_image, write_image
+from sr.image_files import (
+    EXIF_ORIENTATION,
+    ImageData,
+    ImageFileError,
+    read_image,
+    to_eight_bit,
+    write_image,
+)
 
 ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
 SCAN_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
@@ -117,14 +124,10 @@ def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int, str]:
     return fmt, frames, orientation, mode
 
 
-def rgb8(data: ImageData) -> np.ndarray:
-    """8-bit RGB view of decoded pixels for the quality checks (alpha ignored)."""
-    pixels = data.pixels
-    if data.bit_depth == 16:
-        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    return np.ascontiguousarray(pixels)
+def eight_bit_pixels(data: ImageData) -> np.ndarray:
+    """8-bit pixels ``(H, W, 1 or 3)`` for the quality checks (alpha ignored; gray stays gray,
+    so a huge gray scan is not tripled in memory)."""
+    return to_eight_bit(data.pixels) if data.bit_depth == 16 else data.pixels
 
 
 def _near_duplicate(conn, phash: int, bits: int) -> Flag | None:
@@ -166,9 +169,9 @@ def add_image(
         return int(row["id"]), False
     rel = store_relpath(content_hash, extension)
     store_file(ws.store_dir / rel)
-    rgb = rgb8(decoded)
-    flags = list(image_flags(rgb, ws.config.ingest)) + list(extra_flags)
-    phash = dhash(rgb)
+    pixels = eight_bit_pixels(decoded)
+    flags = list(image_flags(pixels, ws.config.ingest)) + list(extra_flags)
+    phash = dhash(pixels)
     height, width = decoded.size
     with ws.transaction() as conn:
         near = _near_duplicate(conn, phash, ws.config.ingest.near_duplicate_bits)

@@ -1,6 +1,7 @@
 """Quality measures useful for SR training data; each becomes a flag with a value when it fails.
 
-All measures take 8-bit RGB ``(H, W, 3)`` arrays. Thresholds live in ``IngestConfig``.
+All measures take 8-bit ``(H, W, 3)`` RGB or ``(H, W, 1)`` gray arrays and work on copies of at
+most 1024² pixels. Thresholds live in ``IngestConfig``.
 """
 
 from __future__ import annotations
@@ -24,27 +25,51 @@ class Flag:
     detail: str
 
 
-def _gray(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+def _gray(pixels: np.ndarray) -> np.ndarray:
+    """8-bit ``(H, W, 3)`` or ``(H, W, 1)`` → float32 gray ``(H, W)`` (call on reduced copies)."""
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return (pixels[:, :, 0] if pixels.ndim == 3 else pixels).astype(np.float32)
 
 
-def _limit(gray: np.ndarray, side: int = MEASURE_SIDE) -> np.ndarray:
-    h, w = gray.shape
+def reduced(pixels: np.ndarray, side: int = MEASURE_SIDE) -> np.ndarray:
+    """The image area-averaged down to a longest side of ``side`` (unchanged if smaller).
+
+    Every score is measured on a copy of at most ``side``² pixels, so memory and thresholds do
+    not depend on the image size (a 144 MP scan costs what a 1 MP one does).
+    """
+    h, w = pixels.shape[:2]
     scale = side / max(h, w)
     if scale >= 1:
-        return gray
+        return pixels
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return small[:, :, None] if small.ndim == 2 and pixels.ndim == 3 else small
+
+
+def grid_crop(pixels: np.ndarray, side: int = MEASURE_SIDE) -> np.ndarray:
+    """A central crop of at most ``side``² pixels that starts on the 8x8 JPEG block grid.
+
+    Resizing would smear the block borders blockiness looks for; a crop keeps them.
+    """
+    h, w = pixels.shape[:2]
+    top = max(0, (h - side) // 2) // 8 * 8
+    left = max(0, (w - side) // 2) // 8 * 8
+    return pixels[top : top + side, left : left + side]
 
 
 def laplacian_variance(rgb: np.ndarray) -> float:
-    """Variance of the 3x3 Laplacian of the gray image (low = blurry)."""
-    return float(cv2.Laplacian(_limit(_gray(rgb)), cv2.CV_64F, ksize=1).var())
+    """Variance of the 3x3 Laplacian of the gray image (low = blurry), at most 1024 px a side."""
+    gray = _gray(reduced(rgb)).astype(np.float64)
+    return float(cv2.Laplacian(gray, cv2.CV_64F, ksize=1).var())
 
 
 def blockiness(rgb: np.ndarray) -> float:
-    """Mean |gradient| across 8x8 block borders / mean |gradient| inside blocks (≈1 if clean)."""
-    gray = _gray(rgb)
+    """Mean |gradient| across 8x8 block borders / mean |gradient| inside blocks (≈1 if clean).
+
+    Measured on the central crop ``grid_crop`` (at most 1024² pixels on the block grid).
+    """
+    gray = _gray(grid_crop(rgb)).astype(np.float64)
     ratios = []
     for axis in (0, 1):
         diff = np.abs(np.diff(gray, axis=axis))
@@ -61,7 +86,8 @@ def blockiness(rgb: np.ndarray) -> float:
 
 def dhash(rgb: np.ndarray) -> int:
     """64-bit difference hash: sign of horizontal gradients of the 9x8 gray thumbnail."""
-    small = cv2.resize(_gray(rgb), (9, 8), interpolation=cv2.INTER_AREA)
+    gray = _gray(reduced(rgb)).astype(np.float64)
+    small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA)
     bits = (small[:, 1:] > small[:, :-1]).ravel()
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
 
@@ -76,8 +102,8 @@ def similarity_to_parent(rgb: np.ndarray, parent_rgb: np.ndarray) -> float:
 
     32x32 so that the resize every img2img input goes through does not count as a change.
     """
-    a = cv2.resize(_gray(rgb), (32, 32), interpolation=cv2.INTER_AREA)
-    b = cv2.resize(_gray(parent_rgb), (32, 32), interpolation=cv2.INTER_AREA)
+    a = cv2.resize(_gray(reduced(rgb)), (32, 32), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(_gray(reduced(parent_rgb)), (32, 32), interpolation=cv2.INTER_AREA)
     return float(1.0 - np.abs(a - b).mean() / 255.0)
 
 
