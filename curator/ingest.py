@@ -1,8 +1,10 @@
 """Validated ingest: files are checked, copied into the store by content hash, and flagged.
 
-A killed ingest leaves at worst a store file without a catalog row (the file is written before the
-row is committed); re-running writes the same file again and inserts the row, and the sweep at the
-start of every ingest deletes temp files and files no row points to.
+Each input is read once: its bytes are hashed, staged in the store, checked and decoded from the
+staged copy, and (unless normalised) renamed into place, so the row always describes the stored
+bytes. A killed ingest leaves at worst a store file without a catalog row (the file is placed
+before the row and its event commit); re-running adopts it and inserts the row. The sweep at the
+start of every ingest deletes only staged temp files; files no row points to are kept.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -24,7 +27,8 @@ from curator.events import log_event
 from curator.quality import Flag, dhash, hamming_to_many, image_flags
 from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
-from sr.atomic import write_atomic
+from sr.atomic import TEMP_PREFIX, default_mode
+from sr.cli_boundary import is_environment_error, os_error_line
 from sr.image_files import (
     EXIF_ORIENTATION,
     ImageData,
@@ -227,57 +231,96 @@ def add_image(
     return image_id, True
 
 
-def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
-    """Validate and add one file; the outcome goes into ``report`` (bad input never raises)."""
-    shown = display_path(path)
+@contextlib.contextmanager
+def _staged(ws: Workspace, raw: bytes) -> Iterator[Path]:
+    """``raw`` in a temp file of the store: checked, decoded and (if kept as is) renamed into
+    place, so the hash, the checks and the stored bytes all come from one read of the input."""
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=ws.store_dir)
+    staged = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def adopt_staged(staged: Path, target: Path) -> None:
+    """Move a staged file to its place in the store (a rename: no second copy is written)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(staged, default_mode())
+    os.replace(staged, target)
+
+
+def _read_input(path: Path) -> bytes:
     try:
         if not path.is_file():
             raise RefusedImage("no such file" if not path.exists() else "not a regular file")
-        if path.stat().st_size == 0:
-            raise RefusedImage("empty file (0 bytes)")
-        fmt, frames, orientation, mode = _probe(path, ws.config.ingest)
-        try:
-            decoded = read_image(path)
-        except ImageFileError as exc:
-            raise RefusedImage(str(exc).split(": ", 1)[-1]) from None
         raw = path.read_bytes()
+    except OSError as exc:
+        raise RefusedImage(f"cannot read ({os_error_line(exc).rsplit(': ', 1)[-1]})") from None
+    if not raw:
+        raise RefusedImage("empty file (0 bytes)")
+    return raw
+
+
+def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
+    """Validate and add one file; the outcome goes into ``report``.
+
+    Bad input is reported and skipped. A full disk or read-only store stops the batch with an
+    ``OSError`` naming the file (nothing half-written is kept; the files before it are).
+    """
+    shown = display_path(path)
+    try:
+        raw = _read_input(path)
         content_hash = hashlib.sha256(raw).hexdigest()
-        extra: list[Flag] = []
-        # Store the original bytes unless the pixels a reader would get differ from ours.
-        normalise = orientation != 1 or frames > 1 or mode == "CMYK"
-        if frames > 1:
-            extra.append(Flag("animated", float(frames), f"{frames} frames: first frame kept"))
-            report.notes.append((shown, f"animated image ({frames} frames): kept the first frame"))
-        if normalise:
-            png = replace(decoded, format="PNG", exif=None)
+        with _staged(ws, raw) as staged:
+            fmt, frames, orientation, mode = _probe(staged, ws.config.ingest)
+            try:
+                decoded = read_image(staged)
+            except ImageFileError as exc:
+                raise RefusedImage(str(exc).split(": ", 1)[-1]) from None
+            extra: list[Flag] = []
+            # Store the original bytes unless the pixels a reader would get differ from ours.
+            normalise = orientation != 1 or frames > 1 or mode == "CMYK"
+            if frames > 1:
+                extra.append(Flag("animated", float(frames), f"{frames} frames: first frame kept"))
+                note = f"animated image ({frames} frames): kept the first frame"
+                report.notes.append((shown, note))
+            if normalise:
+                png = replace(decoded, format="PNG", exif=None)
 
-            def store_file(target: Path) -> None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_image(target, png, "PNG")
+                def store_file(target: Path) -> None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_image(target, png, "PNG")
 
-            extension = ".png"
-        else:
+                extension = ".png"
+            else:
 
-            def store_file(target: Path) -> None:
-                write_atomic(target, raw)
+                def store_file(target: Path) -> None:
+                    adopt_staged(staged, target)
 
-            extension = ACCEPTED_FORMATS[fmt]
-        image_id, is_new = add_image(
-            ws,
-            content_hash=content_hash,
-            store_file=store_file,
-            extension=extension,
-            decoded=decoded,
-            original_name=shown,
-            mode=mode,
-            provenance=Provenance(),
-            extra_flags=extra,
-        )
+                extension = ACCEPTED_FORMATS[fmt]
+            image_id, is_new = add_image(
+                ws,
+                content_hash=content_hash,
+                store_file=store_file,
+                extension=extension,
+                decoded=decoded,
+                original_name=shown,
+                mode=mode,
+                provenance=Provenance(),
+                extra_flags=extra,
+            )
     except RefusedImage as exc:
         report.errors.append((shown, str(exc)))
         return
     except OSError as exc:
-        report.errors.append((shown, f"cannot read ({exc.strerror or exc})"))
+        if is_environment_error(exc):  # disk full, read-only: no later file can be stored
+            raise OSError(exc.errno, exc.strerror, shown) from None
+        report.errors.append((shown, f"cannot store ({os_error_line(exc)})"))
         return
     if is_new:
         report.added.append(image_id)

@@ -18,16 +18,16 @@ KILLER = textwrap.dedent(
     import curator.ingest as ingest
     from curator.workspace import open_workspace
 
-    real = ingest.write_atomic
+    real = ingest.adopt_staged
     calls = []
 
-    def write_then_die(target, data):
-        real(target, data)
+    def write_then_die(staged, target):
+        real(staged, target)
         calls.append(target)
         if len(calls) == 3:  # file 3 is in the store, its row is not committed yet
             os.kill(os.getpid(), signal.SIGKILL)
 
-    ingest.write_atomic = write_then_die
+    ingest.adopt_staged = write_then_die
     ingest.ingest_paths(open_workspace(sys.argv[1]), [sys.argv[2]])
     """
 )
@@ -50,7 +50,7 @@ def test_ingest_paths__resumes_after_kill_9(ws: Workspace, tmp_path: Path) -> No
     assert done.returncode == -9, done.stderr.decode()
     assert len(list_images(ws)) == 2  # two committed
     assert len(_store_files(ws)) == 3  # plus the orphan of the third
-    # a stray temp file as left by a kill inside write_atomic
+    # a stray temp file as left by a kill while a file is staged
     (ws.store_dir / "ab").mkdir(exist_ok=True)
     (ws.store_dir / "ab" / ".incoming-xyz").write_bytes(b"partial")
 
