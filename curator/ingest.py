@@ -28,7 +28,7 @@ from curator.quality import Flag, dhash, hamming_to_many, image_flags
 from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
 from sr.atomic import TEMP_PREFIX, default_mode
-from sr.cli_boundary import is_environment_error, os_error_line
+from sr.cli_boundary import display_path, is_environment_error, os_error_line
 from sr.image_files import (
     EXIF_ORIENTATION,
     ImageData,
@@ -68,12 +68,6 @@ class Provenance:
 
 class RefusedImage(Exception):
     """A file that is not ingested; the message is the reason (without the path)."""
-
-
-def display_path(path: str | Path) -> str:
-    """A path as one printable line: undecodable bytes and control characters escaped."""
-    text = os.fsencode(path).decode("utf-8", errors="backslashreplace")
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def iter_candidates(paths: Iterable[str | Path], *, recursive: bool) -> Iterator[Path]:

@@ -20,6 +20,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_ENVIRONMENT = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
@@ -39,11 +40,17 @@ _REASONS = {
 }
 
 
+def display_path(path: str | Path) -> str:
+    """A path as one printable line: undecodable bytes and control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def os_error_line(exc: OSError) -> str:
     """``FILE: reason`` for an OSError (the file as the OS named it, the reason in words)."""
     reason = _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
     names = [n for n in (exc.filename, exc.filename2) if n is not None]
-    shown = " -> ".join(os.fsdecode(n) for n in names)
+    shown = " -> ".join(display_path(n) for n in names)
     return f"{shown}: {reason}" if shown else reason
 
 

@@ -20,6 +20,7 @@ import torch
 
 from sr import image_files
 from sr.benchmark_sets import IMAGE_SUFFIXES
+from sr.cli_boundary import display_path
 
 Warn = Callable[[str], None]
 
@@ -56,11 +57,6 @@ def _export_split(folder: Path, warn: Warn) -> list[Path]:
             continue
         files.append(folder / name)
     return files
-
-
-def display_path(path: str | Path) -> str:
-    """``path`` for a message: bytes that are not UTF-8 (``bad\\xff.png``) shown escaped."""
-    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
 def _val_rank(relative: str) -> float:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from sr.atomic import write_atomic
+from sr.cli_boundary import display_path
 from sr.models.liif import LIIF, LIIFConfig
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.checkpoint import (
@@ -27,7 +28,7 @@ from sr.training.checkpoint import (
     set_rng_state,
 )
 from sr.training.config import TrainConfig, dump_config, load_config
-from sr.training.data import display_path, load_images, split_images
+from sr.training.data import load_images, split_images
 from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves
