@@ -17,6 +17,8 @@ import torch
 from sr.coords import axis_centres
 from sr.models.liif import LIIF, LatentGrid, Scratch, axis_codes
 
+_CODE_MAX = {torch.uint8: 255, torch.uint16: 65535}  # integer images: code of white
+
 # Receives each finished block: (top, left, rgb (3, bh, bw) float on the [0, 1] scale, unclamped).
 BlockSink = Callable[[int, int, torch.Tensor], None]
 
@@ -117,6 +119,9 @@ def row_bands(
 ) -> Iterator[RowBand]:
     """The bands of output rows of an upscale of ``img`` ``(3, h, w)`` to ``out_size`` (H, W).
 
+    ``img`` holds floats in [0, 1], or uint8/uint16 codes that are scaled to [0, 1] as each tile
+    is cut (the same values, without a float copy of the whole image, 4 bytes per sample).
+
     Bands come top to bottom and cover every row once; nothing is computed until a band is
     drawn, and ``band.draw(sink)`` sends every block of its rows (all columns) to ``sink``, so a
     caller can finish (encode, write) one band of rows before the next one is computed.
@@ -152,6 +157,8 @@ def _draw_band(
     _, h, w = img.shape
     for cs in col_spans:
         crop = img[:, rs.crop0 : rs.crop1, cs.crop0 : cs.crop1].unsqueeze(0).to(device)
+        if not crop.is_floating_point():
+            crop = crop.float().div_(_CODE_MAX[crop.dtype])
         feat = model.gen_feat(crop)
         grid = LatentGrid(
             table=model.latent_table(feat),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +96,14 @@ def output_size(
 
 
 def _to_model_input(image: ImageData) -> torch.Tensor:
-    """``(3, h, w)`` float in [0, 1]; gray is replicated to three channels."""
-    pixels = torch.from_numpy(image.pixels.astype(np.float32)).permute(2, 0, 1)
-    pixels /= image.max_value
+    """``(3, h, w)`` codes, a view of the pixels (no copy); gray is replicated to three channels.
+
+    ``row_bands`` turns them into floats in [0, 1] a tile at a time.
+    """
+    with warnings.catch_warnings():
+        # Decoded pixels are often read-only; this view is only ever read (cut into tiles).
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        pixels = torch.from_numpy(image.pixels).permute(2, 0, 1)
     return pixels.expand(3, -1, -1) if pixels.shape[0] == 1 else pixels
 
 
@@ -226,6 +232,8 @@ def output_is_file(inputs: list[tuple[Path, Path]], out: Path, fmt: str | None) 
         return False
     implied = format_for_path(out)
     if len(inputs) != 1:
+        if out.exists():
+            raise UpscaleError(f"{out}: is a file; {len(inputs)} inputs need an output folder")
         return False
     if implied is None:
         if out.suffix:

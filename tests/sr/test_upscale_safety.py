@@ -309,3 +309,14 @@ def test_upscale__corrupt_weights_file_is_one_line(tmp_path, capsys):
     )
     errors = _errors(capsys)
     assert len(errors) == 1 and str(bad) in errors[0] and "cannot load" in errors[0]
+
+
+def test_upscale__existing_file_as_output_of_many_inputs_is_refused(tmp_path, tiny_weights, capsys):
+    for name in ("a.png", "b.png"):
+        Image.fromarray(_photo(8, 8)).save(tmp_path / name)
+    (tmp_path / "out.png").write_bytes(b"keep")
+    argv = [str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out.png")]
+    assert _upscale(tiny_weights, *argv, "--scale", "2") == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "2 inputs need an output folder" in errors[0]
+    assert (tmp_path / "out.png").read_bytes() == b"keep"
