@@ -141,11 +141,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if show:
             print(f"  {name:<16} {value:8.4f} dB")
 
-    try:
-        result = evaluate_set(model, Path(args.set_dir), scale, _settings(args), on_image=report)
-    except FileNotFoundError as exc:
-        fail(str(exc))
-        return EXIT_BAD_INPUT
+    # A missing or empty set raises FileNotFoundError: one line and exit code 2 from main.
+    result = evaluate_set(model, Path(args.set_dir), scale, _settings(args), on_image=report)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

@@ -320,3 +320,10 @@ def test_upscale__existing_file_as_output_of_many_inputs_is_refused(tmp_path, ti
     errors = _errors(capsys)
     assert len(errors) == 1 and "2 inputs need an output folder" in errors[0]
     assert (tmp_path / "out.png").read_bytes() == b"keep"
+
+
+def test_eval__missing_set_is_one_line(tmp_path, tiny_weights, capsys):
+    argv = ["eval", str(tmp_path / "nothing"), "--scale", "2", "--weights", str(tiny_weights)]
+    assert main(argv) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "no HR/ folder" in errors[0]
