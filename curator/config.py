@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from curator.errors import CuratorError
+from sr.atomic import write_atomic
 from sr.training.config import ConfigError, from_dict
 
 CONFIG_NAME = "curator.yaml"
@@ -27,6 +28,9 @@ class IngestConfig:
     blocking_threshold: float = 1.35  # 8x8 boundary/interior gradient ratio above this is blocky
     near_duplicate_bits: int = 4  # 64-bit dHash Hamming distance at or below this
     near_copy_similarity: float = 0.98  # img2img output this similar to its parent is a near copy
+    # finest-octave energy ratio below this: upscaled or soft, a bad HR target
+    # (measured by benchmarks/upsampled_threshold.py)
+    upsampled_threshold: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,5 @@ def load_config(path: Path) -> WorkspaceConfig:
 
 def save_config(path: Path, config: WorkspaceConfig) -> None:
     """Write ``curator.yaml`` atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    write_atomic(path, text.encode("utf-8"))

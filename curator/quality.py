@@ -84,6 +84,38 @@ def blockiness(rgb: np.ndarray) -> float:
     return float(np.mean(ratios)) if ratios else 1.0
 
 
+def _octave_energy(gray: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean squared detail lost by halving ``gray`` (area) and restoring it (bicubic), and the
+    halved image."""
+    h, w = gray.shape
+    half = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    restored = cv2.resize(half, (w, h), interpolation=cv2.INTER_CUBIC)
+    return float(np.mean((gray - restored) ** 2)), half
+
+
+def finest_octave_ratio(pixels: np.ndarray) -> float:
+    """Detail energy of the finest octave over that of the octave two steps coarser.
+
+    A real render or photo keeps detail down to its pixels (ratio ≳ 0.15 on clip art); an image
+    upscaled from a smaller one, or a soft one, has an almost empty finest octave (≲ 0.07 for
+    ×2–×4 bicubic upscales): benchmarks/upsampled_threshold.py measures both. Computed on a
+    central crop (a resize would remove the very octave measured); 1.0 when there is too little
+    image or no detail at all to judge.
+    """
+    gray = _gray(grid_crop(pixels))
+    h, w = (gray.shape[0] // 8) * 8, (gray.shape[1] // 8) * 8
+    if min(h, w) < 64:
+        return 1.0
+    gray = gray[:h, :w]
+    energies = []
+    for _ in range(3):
+        energy, gray = _octave_energy(gray)
+        energies.append(energy)
+    if energies[2] < 1e-3:
+        return 1.0
+    return energies[0] / energies[2]
+
+
 def dhash(rgb: np.ndarray) -> int:
     """64-bit difference hash: sign of horizontal gradients of the 9x8 gray thumbnail."""
     gray = _gray(reduced(rgb)).astype(np.float64)
@@ -126,6 +158,16 @@ def image_flags(rgb: np.ndarray, config: IngestConfig) -> list[Flag]:
         flags.append(
             Flag(
                 "blurry", sharpness, f"Laplacian variance {sharpness:.1f} < {config.blur_threshold}"
+            )
+        )
+    octave = finest_octave_ratio(rgb)
+    if octave < config.upsampled_threshold:
+        flags.append(
+            Flag(
+                "upsampled",
+                octave,
+                f"finest-octave energy ratio {octave:.3f} < {config.upsampled_threshold} "
+                "(upscaled from a smaller image, or soft)",
             )
         )
     blocks = blockiness(rgb)

@@ -167,7 +167,7 @@ def test_ingest_paths__quality_flags(ws: Workspace, tmp_path: Path) -> None:
     by_name = {Path(r.original_name).name: r for r in list_images(ws)}
     assert by_name["sharp.png"].flags == {}
     assert by_name["small.png"].flags == {"too_small": 100.0}
-    assert set(by_name["blurry.png"].flags) == {"blurry"}
+    assert set(by_name["blurry.png"].flags) == {"blurry", "upsampled"}  # soft: both
     assert by_name["blurry.png"].flags["blurry"] < ws.config.ingest.blur_threshold
     assert "jpeg_blocking" in by_name["blocky.jpg"].flags
     near = by_name["sharp_copy.png"]
