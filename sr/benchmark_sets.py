@@ -1,4 +1,5 @@
-"""Benchmark sets in the EDSR layout: ``HR/<name>.png`` and ``LR_bicubic/X{s}/<name>x{s}.png``.
+"""Evaluation sets: the EDSR layout (``HR/<name>.png``, ``LR_bicubic/X{s}/<name>x{s}.png``) or a
+plain folder of HR images (your own domain), whose LR inputs are all made as below.
 
 Low-resolution inputs follow the LIIF evaluation protocol: for x2/x3/x4 the set's own bicubic
 files are used (HR cropped to LR size x s); for any other scale the LR image is made from the HR
@@ -42,14 +43,22 @@ def downsample_bicubic(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     return transforms.ToTensor()(resized)
 
 
+def hr_dir(set_dir: Path) -> Path:
+    """Where a set's HR images are: ``SET/HR`` in the EDSR layout, else the folder itself."""
+    set_dir = Path(set_dir)
+    if not set_dir.is_dir():
+        raise FileNotFoundError(f"{set_dir}: no such folder")
+    return set_dir / "HR" if (set_dir / "HR").is_dir() else set_dir
+
+
 def hr_files(set_dir: Path) -> list[Path]:
     """The HR images of a set, sorted by name."""
-    hr_dir = Path(set_dir) / "HR"
-    if not hr_dir.is_dir():
-        raise FileNotFoundError(f"{set_dir}: no HR/ folder (expected the EDSR benchmark layout)")
-    files = sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    folder = hr_dir(set_dir)
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not files:
-        raise FileNotFoundError(f"{hr_dir}: no images")
+        raise FileNotFoundError(f"{folder}: no images (expected HR images or the EDSR layout)")
     return files
 
 

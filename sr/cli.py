@@ -226,8 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(up)
     up.set_defaults(func=cmd_upscale)
 
-    ev = sub.add_parser("eval", help="PSNR on a benchmark set in the EDSR layout")
-    ev.add_argument("set_dir", help="folder with HR/ and LR_bicubic/X{s}/")
+    ev = sub.add_parser(
+        "eval", help="PSNR on a benchmark set or a folder of HR images (LR made by bicubic)"
+    )
+    ev.add_argument(
+        "set_dir", help="an EDSR-layout set (HR/, LR_bicubic/X{s}/) or a plain folder of HR images"
+    )
     # Finite and ≥ 1 (an upscaler); ≤ 64 because beyond that the LR image of a benchmark picture
     # (~500 px) is under 8 px wide, and a huge scale would crop the HR image to nothing.
     ev.add_argument(

@@ -73,4 +73,19 @@ def test_eval_cli__json_output(benchmarks_dir, tmp_path, capsys):
 
 def test_eval_cli__missing_set_is_clear(tmp_path, capsys):
     assert main(["eval", str(tmp_path), "--scale", "2"]) == 2
-    assert "no HR/ folder" in capsys.readouterr().err
+    assert "no images" in capsys.readouterr().err
+
+
+def test_eval_cli__plain_folder_of_hr_images(benchmarks_dir, tmp_path, capsys):
+    # A plain folder is a set of HR images; LR is made by bicubic as for the EDSR layout
+    # without LR files: the same numbers as a one-image EDSR-layout set.
+    bird = (benchmarks_dir / "Set5" / "HR" / "bird.png").read_bytes()
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "bird.png").write_bytes(bird)
+    (tmp_path / "Mini" / "HR").mkdir(parents=True)
+    (tmp_path / "Mini" / "HR" / "bird.png").write_bytes(bird)
+    results = []
+    for folder in ("plain", "Mini"):
+        assert main(["eval", str(tmp_path / folder), "--scale", "4", "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0]["per_image"] == results[1]["per_image"] and results[0]["images"] == 1

@@ -326,4 +326,4 @@ def test_eval__missing_set_is_one_line(tmp_path, tiny_weights, capsys):
     argv = ["eval", str(tmp_path / "nothing"), "--scale", "2", "--weights", str(tiny_weights)]
     assert main(argv) == 2
     errors = _errors(capsys)
-    assert len(errors) == 1 and "no HR/ folder" in errors[0]
+    assert len(errors) == 1 and "no such folder" in errors[0]
