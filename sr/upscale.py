@@ -107,29 +107,43 @@ def _to_model_input(image: ImageData) -> torch.Tensor:
     return pixels.expand(3, -1, -1) if pixels.shape[0] == 1 else pixels
 
 
+_ALPHA_ROWS = 256  # output rows of alpha resized at a time (float32 work: ~3 copies of these)
+
+
 def resize_alpha_rows(
     alpha: np.ndarray, out_hw: tuple[int, int], rows: tuple[int, int]
 ) -> np.ndarray:
     """Rows [top, bottom) of ``alpha`` ``(h, w)`` resized to ``out_hw``: ``(bottom - top, W)``.
 
-    Alpha is a mask, not a photo: plain bicubic keeps edges where the user put them. Only the
-    input rows the band needs are resized (as float32 for 16 bits, which Pillow cannot resize as
-    integers), so the cost is one band, never a full-size copy.
+    Alpha is a mask, not a photo: plain bicubic keeps edges where the user put them. It is
+    computed in float32 and rounded once: Pillow's 8-bit resize rounds between its two passes
+    and picks their order by size, so a band of rows would not match the same rows of a whole
+    resize (by up to 10 levels), and it cannot resize 16-bit integers at all. Only the input rows
+    each piece of ``_ALPHA_ROWS`` output rows needs are converted, so the work is a few float
+    copies of those rows, never of the whole alpha.
     """
-    h, w = alpha.shape
     top, bottom = rows
-    y0, y1 = top * h / out_hw[0], bottom * h / out_hw[0]  # the band's span in input rows
-    # Bicubic reads 2 input rows either side when enlarging; 3 keeps the crop's edge unread.
-    c0, c1 = max(0, math.floor(y0) - 3), min(h, math.ceil(y1) + 3)
-    crop = alpha[c0:c1]
-    sixteen = alpha.dtype == np.uint16
-    image = Image.fromarray(crop.astype(np.float32) if sixteen else np.ascontiguousarray(crop))
-    resized = np.asarray(
-        image.resize((out_hw[1], bottom - top), Image.BICUBIC, box=(0, y0 - c0, w, y1 - c0))
-    )
-    if sixteen:
-        return np.clip(np.rint(resized), 0, 65535).astype(np.uint16)
-    return resized.astype(alpha.dtype, copy=False)
+    out = np.empty((bottom - top, out_hw[1]), alpha.dtype)
+    for start in range(top, bottom, _ALPHA_ROWS):
+        stop = min(bottom, start + _ALPHA_ROWS)
+        out[start - top : stop - top] = _resize_alpha_piece(alpha, out_hw, start, stop)
+    return out
+
+
+def _resize_alpha_piece(
+    alpha: np.ndarray, out_hw: tuple[int, int], top: int, bottom: int
+) -> np.ndarray:
+    h, w = alpha.shape
+    y0, y1 = top * h / out_hw[0], bottom * h / out_hw[0]  # the rows' span in input rows
+    # Bicubic reads 2 rows either side (times the shrink factor when shrinking); one more keeps
+    # the crop's own edge out of reach, so the piece equals the same rows of a whole resize.
+    margin = math.ceil(2 * max(1.0, h / out_hw[0])) + 1
+    c0, c1 = max(0, math.floor(y0) - margin), min(h, math.ceil(y1) + margin)
+    image = Image.fromarray(alpha[c0:c1].astype(np.float32))
+    box = (0, y0 - c0, w, y1 - c0)
+    resized = np.array(image.resize((out_hw[1], bottom - top), Image.BICUBIC, box=box))
+    np.rint(resized, out=resized)
+    return np.clip(resized, 0, np.iinfo(alpha.dtype).max, out=resized)
 
 
 class OutputBand(NamedTuple):

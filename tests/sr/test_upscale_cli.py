@@ -16,6 +16,7 @@ from sr.upscale import (
     output_size,
     parse_scale,
     parse_size,
+    resize_alpha_rows,
     upscale_file,
     upscale_image,
 )
@@ -264,3 +265,21 @@ def test_upscale_file__streamed_equals_whole_image_write(tmp_path, fmt, suffix, 
         if image.alpha is not None:
             assert np.array_equal(streamed.alpha, reference.alpha)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("out_hw", [(100, 61), (300, 200), (37, 29)])
+def test_resize_alpha_rows__bands_equal_a_whole_float_resize(dtype, out_hw):
+    """Any banding gives the rows of one bicubic resize, rounded once (±1 from float rounding)."""
+    top = np.iinfo(dtype).max
+    alpha = np.random.default_rng(0).integers(0, top + 1, (37, 29)).astype(dtype)
+    whole = np.asarray(
+        Image.fromarray(alpha.astype(np.float32)).resize(out_hw[::-1], Image.BICUBIC)
+    )
+    expected = np.clip(np.rint(whole), 0, top)
+    for step in (1, 13, 300):
+        bands = [resize_alpha_rows(alpha, out_hw, (t, min(out_hw[0], t + step)))
+                 for t in range(0, out_hw[0], step)]  # fmt: skip
+        got = np.concatenate(bands)
+        assert got.dtype == dtype and got.shape == out_hw
+        assert np.abs(got.astype(np.int64) - expected).max() <= 1
