@@ -224,8 +224,8 @@ def collect_inputs(
             for path in sorted(item.glob(pattern)):
                 if path.is_file() and format_for_path(path):
                     found.append((path, path.relative_to(item)))
-        except (OSError, RuntimeError) as exc:  # RuntimeError: pathlib's "symlink loop"
-            reason = os_error_line(exc) if isinstance(exc, OSError) else str(exc)
+        except OSError as exc:  # e.g. a folder that vanished or cannot be listed
+            reason = os_error_line(exc)
             problems.append(reason if str(item) in reason else f"{item}: {reason}")
     return found, problems
 

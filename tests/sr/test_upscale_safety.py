@@ -327,3 +327,13 @@ def test_eval__missing_set_is_one_line(tmp_path, tiny_weights, capsys):
     assert main(argv) == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and "no such folder" in errors[0]
+
+
+def test_upscale__unsearchable_input_is_one_line_and_batch_goes_on(tmp_path, tiny_weights, capsys):
+    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    too_long = tmp_path / ("x" * 300)  # is_dir() raises ENAMETOOLONG instead of saying no
+    argv = [str(too_long), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--scale", "2"]
+    assert _upscale(tiny_weights, *argv) == 1
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "file name too long" in errors[0], errors
+    assert (tmp_path / "out" / "a.png").is_file()
