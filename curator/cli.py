@@ -233,6 +233,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similar(args: argparse.Namespace) -> int:
+    from curator.similar import similar_images
+
+    found = similar_images(_ws(args), args.image_id, k=args.k)
+    if args.json:
+        print(json.dumps([{"id": n.id, "cosine": n.cosine} for n in found]))
+        return 0
+    for n in found:
+        print(f"{n.id:>6}  cosine {n.cosine:.3f}")
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from curator.curation import reject
+    from curator.similar import near_duplicate_groups
+
+    ws = _ws(args)
+    groups = near_duplicate_groups(ws, min_cosine=args.min_cosine)
+    for group in groups:
+        print(f"#{group[0]} kept; near-duplicates: {' '.join(f'#{i}' for i in group[1:])}")
+    extra = [i for group in groups for i in group[1:]]
+    if args.reject and extra:
+        for group in groups:
+            reject(ws, group[1:], reason=f"near-duplicate of #{group[0]}")
+        print(f"rejected {len(extra)} image(s) (undo restores them)")
+    else:
+        print(f"{len(groups)} group(s), {len(extra)} image(s) beyond the first of each")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from curator.catalog import summary
     from curator.map_plot import save_map_png
@@ -345,6 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float_option(0, 1), default=0.1)
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--overwrite", action="store_true")
+
+    p = command("similar", cmd_similar, "the images most similar to one (by embedding)")
+    p.add_argument("image_id", type=positive_int)
+    p.add_argument("-k", type=int_option(1, 1000), default=12, help="how many")
+    p.add_argument("--json", action="store_true")
+
+    p = command("duplicates", cmd_duplicates, "near-duplicate groups by embedding similarity")
+    p.add_argument("--min-cosine", type=float_option(0, 1), default=0.975)
+    p.add_argument(
+        "--reject", action="store_true", help="reject all but the oldest image of each group"
+    )
 
     p = command("sample", cmd_sample, "build an offline sample workspace (scikit-image pictures)")
     p.add_argument(
