@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO := demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install weights demo sample browser test test-slow lint bench clean
+.PHONY: install weights demo sample browser domain-data test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ sample: install
 # The browser test drives Debian's Chromium through Playwright.
 browser:
 	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The clip-art domain experiment renders Debian's public-domain SVGs (datasets/openclipart.md).
+domain-data:
+	command -v rsvg-convert >/dev/null && test -d /usr/share/openclipart/svg || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openclipart-svg librsvg2-bin; }
 
 test: install weights browser
 	$(BIN)/ruff check .

@@ -30,7 +30,7 @@ class IngestConfig:
     near_copy_similarity: float = 0.98  # img2img output this similar to its parent is a near copy
     # finest-octave energy ratio below this: upscaled or soft, a bad HR target
     # (measured by benchmarks/upsampled_threshold.py)
-    upsampled_threshold: float = 0.1
+    upsampled_threshold: float = 0.094
 
 
 @dataclass(frozen=True)
