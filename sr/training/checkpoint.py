@@ -3,7 +3,9 @@
 Layout of a run folder's ``checkpoints/``: ``step-NNNNNNN.safetensors`` (weights + model config)
 and ``step-NNNNNNN.state.pt`` (step, optimizer, scheduler, RNG states, loss statistics, best
 PSNR) for the last ``keep_last`` checkpoints, plus ``last.safetensors`` and ``best.safetensors``,
-which ``sr upscale/eval --weights RUN`` read. Every file is written to a temp file and renamed;
+which ``sr upscale/eval --weights RUN`` read. With a weight EMA (``ema_decay`` > 0) every
+``.safetensors`` file holds the averaged weights and the state file the trained ones (key
+``model``), so resume continues both exactly. Every file is written to a temp file and renamed;
 the state file is written after its weights, so a checkpoint counts only once both exist and a
 kill at any moment leaves the previous one intact. A failed write (disk full) leaves no temp
 file and no weights without state. A checkpoint whose files cannot be loaded (cut short by a
@@ -117,9 +119,12 @@ def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: i
             path.unlink(missing_ok=True)
 
 
-def save_best(run: Path, step: int, model: LIIF, psnr: float) -> None:
-    """Write ``best.safetensors`` (the weights with the best validation PSNR so far)."""
-    extra = {"step": str(step), "val_psnr": f"{psnr:.4f}"}
+def save_best(run: Path, step: int, model: LIIF, psnr: float, metric: str = "psnr_mean") -> None:
+    """Write ``best.safetensors`` (the weights with the best validation PSNR so far).
+
+    ``metric`` names the ``val.csv`` column the PSNR was chosen by (kept in the metadata).
+    """
+    extra = {"step": str(step), "val_psnr": f"{psnr:.4f}", "val_metric": metric}
     path = checkpoint_dir(run) / "best.safetensors"
     try:
         save_model(model, path, extra=extra)

@@ -62,6 +62,8 @@ class DataConfig:
     repeat: int = 20  # dataset passes per epoch
     val_fraction: float = 0.1  # plain folders only; an export brings its own split
     num_workers: int = 0
+    replay: str | None = None  # folder of generic images mixed into every batch (not validated on)
+    replay_fraction: float = 0.0  # share of each batch drawn from ``replay``
 
     def __post_init__(self) -> None:
         _check_ranges(
@@ -74,8 +76,13 @@ class DataConfig:
                 "repeat": {"minimum": 1},
                 "val_fraction": {"minimum": 0, "below_one": True},
                 "num_workers": {"minimum": 0},
+                "replay_fraction": {"minimum": 0, "below_one": True},
             },
         )
+        if self.replay_fraction > 0 and not self.replay:
+            raise ConfigError(
+                f"replay_fraction: {self.replay_fraction:g} needs data.replay (a folder of images)"
+            )
         if self.scale_max < self.scale_min:
             raise ConfigError(
                 f"scale_max: must be ≥ scale_min ({self.scale_min:g}), got {self.scale_max:g}"
@@ -89,7 +96,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam with a step schedule; epochs are passes over ``repeat`` copies of the train split."""
+    """Adam with a step or cosine schedule; epochs are passes over ``repeat`` copies of the train
+    split. See ``sr.training.schedule`` for the LR at each step."""
 
     batch_size: int = 16  # global: split over processes
     lr: float = 1e-4
@@ -97,6 +105,9 @@ class OptimConfig:
     lr_step_epochs: float = 200
     lr_gamma: float = 0.5
     epochs: int = 1000
+    schedule: str = "step"  # "step": x lr_gamma every lr_step_epochs; "cosine": down to lr_min
+    warmup_steps: int = 0  # linear warm-up from 0 over the first steps (either schedule)
+    lr_min: float = 0.0  # cosine: the LR reached at the last step
 
     def __post_init__(self) -> None:
         _check_ranges(
@@ -108,10 +119,16 @@ class OptimConfig:
                 "lr_step_epochs": {"minimum": 0, "above": True},
                 "lr_gamma": {"minimum": 0, "above": True},
                 "epochs": {"minimum": 1},
+                "warmup_steps": {"minimum": 0},
+                "lr_min": {"minimum": 0},
             },
         )
         if len(self.betas) != 2:
             raise ConfigError(f"betas: expected two numbers, got {list(self.betas)}")
+        if self.lr_min > self.lr:
+            raise ConfigError(f"lr_min: must be ≤ lr ({self.lr:g}), got {self.lr_min:g}")
+        if self.schedule not in ("step", "cosine"):
+            raise ConfigError(f"schedule: expected step|cosine, got {self.schedule!r}")
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,7 @@ class ValConfig:
     max_images: int = 10
     benchmark: str | None = None  # optional EDSR-layout set, evaluated at the same scales
     at_start: bool = True  # validate before the first step (the "before" numbers)
+    select_scale: float | None = None  # best.safetensors by this scale's PSNR; None: the mean
 
     def __post_init__(self) -> None:
         _check_ranges(
@@ -188,6 +206,11 @@ class ValConfig:
                 "max_images": {"minimum": 0},
             },
         )
+        if self.select_scale is not None and self.select_scale not in self.scales:
+            scales = ", ".join(f"{s:g}" for s in self.scales)
+            raise ConfigError(
+                f"select_scale: must be one of val.scales ({scales}), got {self.select_scale:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -207,6 +230,8 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_last: int = 3
     log_every: int = 10
+    ema_decay: float = 0.0  # 0: off; else validation and saved weights are an EMA of the weights
+    freeze_encoder: bool = False  # train the decoder only (the EDSR encoder gets no updates)
 
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
@@ -215,6 +240,7 @@ class TrainConfig:
             self,
             {
                 "seed": {"minimum": 0, "maximum": MAX_SEED},
+                "ema_decay": {"minimum": 0, "below_one": True},
                 "max_steps": {"minimum": 1},
                 "checkpoint_every": {"minimum": 1},
                 "keep_last": {"minimum": 0},  # 0 keeps every checkpoint

@@ -11,12 +11,21 @@ from sr.training.sampling import build_sample, sample_generator
 
 
 class PatchDataset(Dataset):
-    """Builds the sample of a key from in-memory uint8 images; the key fixes every random choice."""
+    """Builds the sample of a key from in-memory uint8 images; the key fixes every random choice.
+
+    A key marked ``replay`` crops from ``replay_images`` instead of the (domain) ``images``.
+    """
 
     def __init__(
-        self, images: list[torch.Tensor], seed: int, augment: bool, heavy: HeavyAugment | None
+        self,
+        images: list[torch.Tensor],
+        seed: int,
+        augment: bool,
+        heavy: HeavyAugment | None,
+        replay_images: list[torch.Tensor] | None = None,
     ) -> None:
         self.images = images
+        self.replay_images = replay_images or []
         self.seed = seed
         self.augment = augment
         self.heavy = heavy
@@ -29,8 +38,10 @@ class PatchDataset(Dataset):
         heavy = self.heavy if key.heavy else None
         if key.heavy and heavy is None:
             raise ValueError("heavy sample requested but DualAug is off")
+        if key.replay and not self.replay_images:
+            raise ValueError("replay sample requested but there are no replay images")
         sample = build_sample(
-            self.images[key.image],
+            (self.replay_images if key.replay else self.images)[key.image],
             gen,
             lr_patch=key.lr_patch,
             scale_range=(key.scale_min, key.scale_max),
@@ -40,6 +51,7 @@ class PatchDataset(Dataset):
         )
         sample["sample"] = torch.tensor(key.sample)
         sample["heavy"] = torch.tensor(key.heavy)
+        sample["replay"] = torch.tensor(key.replay)
         return sample
 
 

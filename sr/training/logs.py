@@ -1,4 +1,4 @@
-"""Training logs: per-step figures, CSV files (truncated on resume) and the curve plot."""
+"""Training logs: the recipe line, per-step figures, CSV files (truncated on resume), the curves."""
 
 from __future__ import annotations
 
@@ -8,6 +8,46 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sr.atomic import atomic_path
+from sr.cli_boundary import display_path
+from sr.training.config import TrainConfig
+from sr.training.schedule import describe_schedule
+
+
+def recipe_line(
+    config: TrainConfig,
+    total_steps: int,
+    steps_per_epoch: int,
+    replay_images: int,
+    replay_per_batch: int,
+) -> str:
+    """The run's recipe in one line: schedule, weight EMA, frozen encoder, replay, best by."""
+    parts = [f"schedule {describe_schedule(config.optim, total_steps, steps_per_epoch)}"]
+    if config.ema_decay > 0:
+        parts.append(f"EMA decay {config.ema_decay:g} (validation and saved weights)")
+    else:
+        parts.append("EMA off")
+    parts.append("encoder frozen (decoder trained)" if config.freeze_encoder else "encoder trained")
+    if replay_images:
+        folder = display_path(config.data.replay or "")
+        fraction = config.data.replay_fraction
+        share = (
+            f"{replay_per_batch} of {config.optim.batch_size} samples per batch"
+            if config.optim.batch_size > 1
+            else f"the sample of a share {fraction:g} of the steps"
+        )
+        parts.append(
+            f"replay {share} (fraction {fraction:g}) from {folder} ({replay_images} images)"
+        )
+    else:
+        parts.append("replay off")
+    scales = ", ".join(f"x{s:g}" for s in config.val.scales)
+    by = config.val.select_scale
+    parts.append(
+        f"best by validation PSNR at x{by:g}"
+        if by is not None
+        else f"best by mean validation PSNR over {scales}"
+    )
+    return "recipe: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The training loop: data, model, Adam + step LR, L1 loss, DualAug, validation, checkpoints."""
+"""The training loop: data (+ replay), model, Adam + LR schedule, L1 loss, DualAug, weight EMA,
+validation, checkpoints."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ from sr.training.config import TrainConfig, dump_config, load_config
 from sr.training.data import load_images, split_images
 from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
-from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves
+from sr.training.ema import WeightEma
+from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves, recipe_line
 from sr.training.sampler import BatchPlanner, StepBatches
+from sr.training.schedule import make_scheduler
 from sr.training.step import TrainForward, per_sample_l1
 from sr.training.validate import centre_crops, validate_benchmark, validate_images
 from sr.weights import WeightsError, resolve_weights
@@ -78,6 +81,21 @@ def _saved_data(run_file: Path) -> Path:
         raise TrainError(f"{run_file}: unreadable (give the data folder with --data)") from exc
 
 
+def _load_replay(config: TrainConfig) -> list[torch.Tensor]:
+    """The replay images (``data.replay``) in memory; none when replay is off."""
+    data = config.data
+    if not data.replay or data.replay_fraction <= 0:
+        return []
+    folder = Path(data.replay)
+    if not folder.is_dir():
+        raise TrainError(f"data.replay: {display_path(folder)}: no such folder")
+    paths = split_images(folder, 0.0, warn=_note).train  # every image (an export: its train split)
+    images = load_images(paths, config.min_image_side(), warn=_note)
+    if not images:
+        raise TrainError(f"data.replay: {display_path(folder)}: no usable images")
+    return images
+
+
 def _val_columns(config: TrainConfig) -> list[str]:
     names = [f"psnr_x{s:g}" for s in config.val.scales]
     if config.val.benchmark:
@@ -108,8 +126,11 @@ class Trainer:
         if info.is_main and split.val:
             val_paths = split.val[: cfg.val.max_images]
             val_images = load_images(val_paths, 2 * round(max(cfg.val.scales)), warn=_note)
-        self.val_hr = centre_crops(val_images, cfg.val.crop)
-        self.planner = BatchPlanner(cfg, len(self.train_images), info.world_size)
+        self.val_hr = centre_crops(val_images, cfg.val.crop)  # domain images only, never replay
+        self.replay_images = _load_replay(cfg)
+        self.planner = BatchPlanner(
+            cfg, len(self.train_images), info.world_size, len(self.replay_images)
+        )
         steps_per_epoch = self.planner.steps_per_epoch
         self.max_steps = cfg.max_steps or cfg.optim.epochs * steps_per_epoch
 
@@ -119,13 +140,13 @@ class Trainer:
         if init is not None:
             self.model.load_state_dict(init, strict=True)
         self.model.to(info.device)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=cfg.optim.lr, betas=cfg.optim.betas
-        )
-        lr_step = max(1, round(cfg.optim.lr_step_epochs * steps_per_epoch))
-        self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimizer, step_size=lr_step, gamma=cfg.optim.lr_gamma
-        )
+        if cfg.freeze_encoder:  # no gradients (the encoder's backward is skipped), no updates
+            self.model.encoder.requires_grad_(False)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trained, lr=cfg.optim.lr, betas=cfg.optim.betas)
+        self.scheduler = make_scheduler(self.optimizer, cfg.optim, self.max_steps, steps_per_epoch)
+        # Only rank 0 validates and saves, so only it keeps the average.
+        self.ema = WeightEma(self.model, cfg.ema_decay) if cfg.ema_decay and info.is_main else None
         self.stats = LossStatistics(cfg.dualaug.ema_decay)
         self.best = float("-inf")
         self.start = 0
@@ -138,6 +159,11 @@ class Trainer:
     def data(self) -> Path:
         """The data folder of this run."""
         return self._data
+
+    @property
+    def output_model(self) -> LIIF:
+        """What validation and the weight files use: the EMA copy when on, else the model."""
+        return self.ema.model if self.ema is not None else self.model
 
     def _prepare_run(self, config: TrainConfig, data: Path | None, resume: bool) -> TrainConfig:
         """Write (or, on resume, read) the run's config and data path."""
@@ -155,6 +181,14 @@ class Trainer:
                 raise TrainError(f"{display_path(data)}: no such folder")
             if list_checkpoints(self.run):
                 raise TrainError(f"{self.run}: already has checkpoints; use --resume {self.run}")
+            replay = config.data.replay
+            if replay and config.data.replay_fraction > 0:
+                if not Path(replay).is_dir():  # before the run folder is made, as --data
+                    raise TrainError(f"data.replay: {display_path(replay)}: no such folder")
+                # saved absolute, so a resume from another working directory finds it
+                config = replace(
+                    config, data=replace(config.data, replay=str(Path(replay).resolve()))
+                )
             self._data = data
         if self.info.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
@@ -171,8 +205,12 @@ class Trainer:
                 self.val_log.truncate_after(-1)
             return
         step, weights, state = found
-        try:
-            self.model.load_state_dict(weights, strict=True)
+        if self.config.ema_decay and "model" not in state:
+            raise TrainError(f"{self.run}: checkpoint of step {step} has no trained weights")
+        try:  # with an EMA the weight file holds the average and the state the trained weights
+            self.model.load_state_dict(state.get("model", weights), strict=True)
+            if self.ema is not None:
+                self.ema.load_state_dict(weights)
         except RuntimeError as exc:
             raise TrainError(
                 f"{self.run}: checkpoint of step {step} does not fit the run's model config "
@@ -189,7 +227,11 @@ class Trainer:
             self.val_log.truncate_after(self.start)
 
     def _state(self, step: int) -> dict:
+        trained = {}
+        if self.ema is not None:  # the weight file gets the average; resume needs these too
+            trained["model"] = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return {
+            **trained,
             "step": step,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -200,34 +242,54 @@ class Trainer:
         }
 
     def validate(self, step: int) -> dict[str, float]:
-        """Validation PSNRs (rank 0), logged to ``val.csv``; keeps ``best.safetensors``."""
+        """Validation PSNRs (rank 0), logged to ``val.csv``; keeps ``best.safetensors``.
+
+        Best is chosen by the validation split's PSNR (the benchmark's only when the split is
+        empty): the mean over ``val.scales``, or the PSNR at ``val.select_scale``.
+        """
         cfg = self.config
-        self.model.eval()
+        model = self.output_model
+        model.eval()
         row: dict[str, float] = {}
         if self.val_hr:
-            for s, v in validate_images(self.model, self.val_hr, cfg.val.scales).items():
+            for s, v in validate_images(model, self.val_hr, cfg.val.scales).items():
                 row[f"psnr_x{s:g}"] = v
         if cfg.val.benchmark:
-            for s, v in validate_benchmark(
-                self.model, Path(cfg.val.benchmark), cfg.val.scales
-            ).items():
+            for s, v in validate_benchmark(model, Path(cfg.val.benchmark), cfg.val.scales).items():
                 row[f"bench_x{s:g}"] = v
         self.model.train()
         if not row:
             return row
-        own = [v for k, v in row.items() if k.startswith("psnr_x")] or list(row.values())
+        prefix = "psnr_x" if self.val_hr else "bench_x"
+        own = [v for k, v in row.items() if k.startswith(prefix)]
         row["psnr_mean"] = sum(own) / len(own)
+        by = cfg.val.select_scale
+        metric = "psnr_mean" if by is None else f"{prefix}{by:g}"
         self.val_log.append({"step": step, **{k: f"{v:.4f}" for k, v in row.items()}})
-        if row["psnr_mean"] > self.best:
-            self.best = row["psnr_mean"]
-            save_best(self.run, step, self.model, self.best)
+        if row[metric] > self.best:
+            self.best = row[metric]
+            save_best(self.run, step, model, self.best, metric)
         return row
 
     def fit(self, on_step: Callable[[StepInfo], None] | None = None) -> None:
         """Train from ``self.start`` to ``self.max_steps``."""
         cfg, info = self.config, self.info
+        if info.is_main:
+            replay_per_batch = self.planner.replay_count(0, cfg.optim.batch_size)
+            tqdm.write(
+                recipe_line(
+                    cfg,
+                    total_steps=self.max_steps,
+                    steps_per_epoch=self.planner.steps_per_epoch,
+                    replay_images=len(self.replay_images),
+                    replay_per_batch=replay_per_batch,
+                ),
+                file=sys.stdout,
+            )
         heavy = HeavyAugment(cfg.dualaug) if cfg.dualaug.enabled else None
-        dataset = PatchDataset(self.train_images, cfg.seed, cfg.data.augment, heavy)
+        dataset = PatchDataset(
+            self.train_images, cfg.seed, cfg.data.augment, heavy, self.replay_images
+        )
         batches = StepBatches(self.planner, info.rank, self.start, self.max_steps)
         loader = DataLoader(
             dataset,
@@ -273,7 +335,7 @@ class Trainer:
                 self.validate(done)
                 plot_curves(self.train_log, self.val_log, self.run / "curves.png")
             if info.is_main and (done % cfg.checkpoint_every == 0 or done == self.max_steps):
-                save_checkpoint(self.run, done, self.model, self._state(done), cfg.keep_last)
+                save_checkpoint(self.run, done, self.output_model, self._state(done), cfg.keep_last)
             window.exclude(time.perf_counter() - paused)
             bar.update(1)
             if on_step is not None:
@@ -325,6 +387,8 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update()
         return StepResult(float(loss.detach()), mean, n_basic, int(totals[1]), int(totals[2]))
 
 

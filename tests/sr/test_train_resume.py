@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,13 @@ from sr.training.checkpoint import (
     newest_loadable,
     save_checkpoint,
 )
-from sr.training.config import DualAugConfig, SamplerConfig, ValConfig, dump_config
+from sr.training.config import (
+    DualAugConfig,
+    OptimConfig,
+    SamplerConfig,
+    ValConfig,
+    dump_config,
+)
 from sr.training.logs import CsvLog
 from sr.training.loop import TRAIN_COLUMNS, Trainer
 from tests.sr.train_helpers import CPU, make_image_folder, tiny_train_config
@@ -91,6 +98,60 @@ def test_resume__after_sigkill_matches_uninterrupted_run(tmp_path):
     # weights really changed during training (else the comparison would prove nothing)
     first = load_file(str(run / "checkpoints" / "step-0000003.safetensors"))
     assert any(not torch.equal(first[k], got[k]) for k in got)
+
+
+def test_resume__fine_tune_recipe_after_sigkill_matches_uninterrupted_run(tmp_path):
+    """Cosine schedule with warm-up, weight EMA, frozen encoder and replay, killed and resumed."""
+    data = make_image_folder(tmp_path / "data", n=6)
+    photos = make_image_folder(tmp_path / "photos", n=3, size=(64, 70))
+    cfg = tiny_train_config(
+        max_steps=7,
+        checkpoint_every=3,
+        keep_last=0,
+        ema_decay=0.8,
+        freeze_encoder=True,
+        optim=OptimConfig(batch_size=4, lr=5e-3, schedule="cosine", warmup_steps=2, lr_min=1e-4),
+        val=ValConfig(every=2, scales=(2.0,), crop=24, max_images=1, at_start=True),
+    )
+    cfg = replace(cfg, data=replace(cfg.data, replay=str(photos), replay_fraction=0.25))
+    config = tmp_path / "recipe.yaml"
+    config.write_text(dump_config(cfg))
+    reference = tmp_path / "reference"
+    Trainer(cfg, data, reference, CPU, show_progress=False).fit()
+
+    run = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, str(HELPER), str(config), str(data), str(run), "5"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert list_checkpoints(run) == [3]
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sr.train", "--resume", str(run), "--quiet"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    for name in ("last.safetensors", "best.safetensors", "step-0000006.safetensors"):
+        want = load_file(str(reference / "checkpoints" / name))
+        got = load_file(str(run / "checkpoints" / name))
+        for key in want:
+            torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-6, msg=name + key)
+    want_state = torch.load(reference / "checkpoints" / "step-0000007.state.pt", weights_only=True)
+    got_state = torch.load(run / "checkpoints" / "step-0000007.state.pt", weights_only=True)
+    for key, value in want_state["model"].items():  # the trained (not averaged) weights
+        torch.testing.assert_close(got_state["model"][key], value, rtol=0, atol=1e-6)
+    rows = CsvLog(run / "log.csv", TRAIN_COLUMNS).rows()
+    ref_rows = CsvLog(reference / "log.csv", TRAIN_COLUMNS).rows()
+    assert [(r["lr"], float(r["loss"])) for r in rows] == [
+        (r["lr"], float(r["loss"])) for r in ref_rows
+    ]
 
 
 def _damage(path: Path, how: str) -> None:
