@@ -62,7 +62,9 @@ class DataConfig:
     repeat: int = 20  # dataset passes per epoch
     val_fraction: float = 0.1  # plain folders only; an export brings its own split
     num_workers: int = 0
-    replay: str | None = None  # folder of generic images mixed into every batch (not validated on)
+    # folder of generic images mixed into every batch (not validated on); "skimage": the
+    # built-in photos of sr.training.sample_images.REPLAY_PICTURES
+    replay: str | None = None
     replay_fraction: float = 0.0  # share of each batch drawn from ``replay``
 
     def __post_init__(self) -> None:

@@ -34,6 +34,7 @@ from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.ema import WeightEma
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves, recipe_line
+from sr.training.sample_images import REPLAY_BUILTIN, replay_folder
 from sr.training.sampler import BatchPlanner, StepBatches
 from sr.training.schedule import make_scheduler
 from sr.training.step import TrainForward, per_sample_l1
@@ -86,7 +87,7 @@ def _load_replay(config: TrainConfig) -> list[torch.Tensor]:
     data = config.data
     if not data.replay or data.replay_fraction <= 0:
         return []
-    folder = Path(data.replay)
+    folder = replay_folder() if data.replay == REPLAY_BUILTIN else Path(data.replay)
     if not folder.is_dir():
         raise TrainError(f"data.replay: {display_path(folder)}: no such folder")
     paths = split_images(folder, 0.0, warn=_note).train  # every image (an export: its train split)
@@ -182,7 +183,7 @@ class Trainer:
             if list_checkpoints(self.run):
                 raise TrainError(f"{self.run}: already has checkpoints; use --resume {self.run}")
             replay = config.data.replay
-            if replay and config.data.replay_fraction > 0:
+            if replay and replay != REPLAY_BUILTIN and config.data.replay_fraction > 0:
                 if not Path(replay).is_dir():  # before the run folder is made, as --data
                     raise TrainError(f"data.replay: {display_path(replay)}: no such folder")
                 # saved absolute, so a resume from another working directory finds it

@@ -27,14 +27,33 @@ PICTURES = (
 )
 
 
-def write_sample_images(folder: Path, min_side: int = 192) -> list[Path]:
+# Generic photos for replay during a domain fine-tune (``data.replay: skimage``): natural
+# textures, a scan and space, none of which any evaluation uses. The clip-art experiment's dirty
+# pool takes its off-domain photos from the other pictures, so no picture serves both.
+REPLAY_PICTURES = ("brick", "coffee", "grass", "gravel", "hubble_deep_field", "retina")
+REPLAY_BUILTIN = "skimage"  # the value of data.replay that means these pictures
+
+
+def replay_folder() -> Path:
+    """The built-in replay photos as PNGs in the user cache (written on first use)."""
+    from sr.weights import cache_dir
+
+    folder = cache_dir() / "replay-skimage"
+    if not all((folder / f"{name}.png").is_file() for name in REPLAY_PICTURES):
+        write_sample_images(folder, names=REPLAY_PICTURES)
+    return folder
+
+
+def write_sample_images(
+    folder: Path, min_side: int = 192, names: tuple[str, ...] = PICTURES
+) -> list[Path]:
     """Save every bundled picture whose shorter side is at least ``min_side`` as RGB PNG."""
     import skimage.data
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in PICTURES:
+    for name in names:
         try:
             arr = np.asarray(getattr(skimage.data, name)())
         except (AttributeError, OSError, ValueError, ImportError):

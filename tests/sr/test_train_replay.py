@@ -164,3 +164,16 @@ def test_replay__folder_is_saved_absolute_for_resume(tmp_path, monkeypatch):
     trainer = Trainer(cfg, data, tmp_path / "run", CPU, show_progress=False)
     assert trainer.config.data.replay == str(tmp_path / "photos")
     assert "replay: " + str(tmp_path / "photos") in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def test_replay__builtin_skimage_photos(tmp_path, monkeypatch):
+    from sr.training.loop import _load_replay
+    from sr.training.sample_images import REPLAY_PICTURES
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base = tiny_train_config()
+    config = replace(base, data=replace(base.data, replay="skimage", replay_fraction=0.25))
+    images = _load_replay(config)
+    assert len(images) == len(REPLAY_PICTURES)
+    folder = tmp_path / "cache" / "sr-curation-studio" / "replay-skimage"
+    assert sorted(p.stem for p in folder.glob("*.png")) == sorted(REPLAY_PICTURES)
