@@ -19,6 +19,8 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageFilter
 
+from sr.training.sample_images import REPLAY_PICTURES
+
 DIRTY_SHARES = {
     "photo": 0.30,
     "fake_hr": 0.25,
@@ -27,19 +29,10 @@ DIRTY_SHARES = {
     "near_duplicate": 0.10,
     "too_small": 0.05,
 }
-# scikit-image pictures that ship in the package (no download); split between the dirty pool's
-# off-domain photos and the trainer's generic replay photos so that no picture serves both.
+# scikit-image pictures that ship in the package (no download): the dirty pool's off-domain
+# photos are never the trainer's generic replay photos (data.replay: skimage).
 POOL_PHOTOS = ("astronaut", "chelsea", "rocket", "camera", "coins", "moon", "immunohistochemistry")
-REPLAY_PHOTOS = (
-    "coffee",
-    "hubble_deep_field",
-    "retina",
-    "page",
-    "text",
-    "brick",
-    "gravel",
-    "grass",
-)
+assert not set(POOL_PHOTOS) & set(REPLAY_PICTURES)
 
 
 @dataclass(frozen=True)
