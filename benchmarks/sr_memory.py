@@ -19,7 +19,10 @@ x4, tiny model; "before" held the whole output and encoded it with OpenCV:
     1024x1024   4096x4096    700 MB    39 s   689 MB    39 s    13,088,591 / 13,070,003
     4000x3000   16000x12000  1363 MB  542 s   751 MB   363 s    106,846,213 / 106,694,053
 
-The streamed files decode to exactly the same pixels as before.
+With the official model (one thread), 1024x1024 x4: 1130 MB in 751 s before, 1087 MB in
+872 s after (its tile work adds ~0.4 GB over the tiny model), so 4000x3000 x4 comes to about
+1.15 GB streamed against about 1.76 GB before. The streamed files decode to exactly the same
+pixels as before.
 """
 
 from __future__ import annotations
