@@ -99,9 +99,9 @@ def finest_octave_ratio(pixels: np.ndarray) -> float:
     A real render or photo keeps detail down to its pixels; an image upscaled from a smaller one,
     or a soft one, has an almost empty finest octave. On 200 clip-art renders the lowest ratio
     was 0.101 (median 0.27) and the highest of their ×2/×3/×4 bicubic upscales 0.087 (median
-    ≤ 0.021): benchmarks/upsampled_threshold.py, which set the default threshold 0.094. Computed on a
-    central crop (a resize would remove the very octave measured); 1.0 when there is too little
-    image or no detail at all to judge.
+    ≤ 0.021): benchmarks/upsampled_threshold.py, which set the default threshold 0.094.
+    Computed on a central crop (a resize would remove the very octave measured); 1.0 when there
+    is too little image or no detail at all to judge.
     """
     gray = _gray(grid_crop(pixels))
     h, w = (gray.shape[0] // 8) * 8, (gray.shape[1] // 8) * 8
