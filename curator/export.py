@@ -17,6 +17,7 @@ from curator.prompts import list_prompts
 from curator.store import image_path
 from curator.workspace import Workspace
 from sr.atomic import default_mode
+from sr.lineage import write_export_lineage
 from sr.safe_paths import UnsafeTargetError, check_target, move_aside
 
 SPLITS = ("train", "validation")
@@ -114,6 +115,38 @@ def _card(ws: Workspace, counts: dict, by_source: dict, by_round: dict, args: st
     return "\n".join(lines)
 
 
+def catalog_state(ws: Workspace) -> dict:
+    """The catalog state an export comes from: last event, accepted ids (count and digest), and
+    every rejection with its reason and flags."""
+    conn = ws.connect()
+    try:
+        last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
+        accepted = [r[0] for r in conn.execute("SELECT id FROM images WHERE status = 'accepted'")]
+        rejected = conn.execute(
+            "SELECT id, status_reason, original_name FROM images WHERE status = 'rejected'"
+            " ORDER BY id"
+        ).fetchall()
+        flags: dict[int, list[str]] = {}
+        for row in conn.execute("SELECT image_id, flag FROM flags ORDER BY flag"):
+            flags.setdefault(row[0], []).append(row[1])
+    finally:
+        conn.close()
+    ids_text = ",".join(str(i) for i in sorted(accepted))
+    reasons = Counter(r["status_reason"] or "" for r in rejected)
+    return {
+        "workspace": str(ws.root.resolve()),
+        "last_event_id": last,
+        "accepted": len(accepted),
+        "accepted_ids_sha256": hashlib.sha256(ids_text.encode()).hexdigest(),
+        "rejection_reasons": dict(sorted(reasons.items())),
+        "rejected": [
+            {"id": r["id"], "reason": r["status_reason"] or "", "flags": flags.get(r["id"], []),
+             "original_name": r["original_name"]}
+            for r in rejected
+        ],
+    }  # fmt: skip
+
+
 def check_export_target(ws: Workspace, out: Path, *, overwrite: bool) -> None:
     """Refuse an export folder that would touch the workspace, a file, or (without
     ``overwrite``) a folder that already holds something."""
@@ -167,6 +200,8 @@ def export_dataset(
                 (build / split / "metadata.jsonl").write_text(text, encoding="utf-8")
         args = f"val_fraction={val_fraction}, seed={seed}"
         (build / "README.md").write_text(_card(ws, counts, by_source, by_round, args))
+        lineage = catalog_state(ws)
+        write_export_lineage(build, {**lineage, "val_fraction": val_fraction, "seed": seed})
         os.chmod(build, default_mode(folder=True))  # mkdtemp made it private (0700)
         backup = None
         if out.is_dir() and any(out.iterdir()):

@@ -144,7 +144,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # A missing or empty set raises FileNotFoundError: one line and exit code 2 from main.
     result = evaluate_set(model, Path(args.set_dir), scale, _settings(args), on_image=report)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        from sr.lineage import model_lineage
+
+        print(json.dumps({**result.to_dict(), "lineage": model_lineage(args.weights)}))
     else:
         print(
             f"{result.set} x{scale:g}: PSNR {result.psnr:.4f} dB "

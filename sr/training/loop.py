@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from sr.atomic import write_atomic
 from sr.cli_boundary import display_path
+from sr.lineage import RUN_FILE, read_export_lineage
 from sr.models.liif import LIIF, LIIFConfig
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.checkpoint import (
@@ -168,7 +169,7 @@ class Trainer:
 
     def _prepare_run(self, config: TrainConfig, data: Path | None, resume: bool) -> TrainConfig:
         """Write (or, on resume, read) the run's config and data path."""
-        run_file = self.run / "run.json"
+        run_file = self.run / RUN_FILE
         if resume:
             if not run_file.exists():
                 raise TrainError(f"{self.run}: not a training run (no run.json)")
@@ -194,7 +195,13 @@ class Trainer:
         if self.info.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
             write_atomic(self.run / "config.yaml", dump_config(config).encode())
-            run_text = json.dumps({"data": str(self._data.resolve())}) + "\n"
+            # the data's lineage is copied in: the run keeps it if the export goes away
+            saved = {"data": str(self._data.resolve())}
+            if not resume:
+                saved["data_lineage"] = read_export_lineage(self._data)
+            elif run_file.is_file():
+                saved["data_lineage"] = json.loads(run_file.read_text()).get("data_lineage")
+            run_text = json.dumps(saved) + "\n"
             write_atomic(run_file, run_text.encode())
         return config
 

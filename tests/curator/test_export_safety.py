@@ -96,3 +96,24 @@ def test_export_dataset__folder_mode_follows_umask(accepted_ws: Workspace, tmp_p
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+
+
+def test_export_dataset__records_the_catalog_state(accepted_ws: Workspace, tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from curator.catalog import list_images
+    from curator.curation import history, reject
+
+    ids = sorted(r.id for r in list_images(accepted_ws))
+    reject(accepted_ws, [ids[0]], reason="watermark")
+    export_dataset(accepted_ws, tmp_path / "out")
+    lineage = json.loads((tmp_path / "out" / "lineage.json").read_text())
+    accepted = sorted(ids[1:])
+    assert lineage["last_event_id"] == history(accepted_ws, limit=1)[0].id
+    assert lineage["accepted"] == 2
+    digest = hashlib.sha256(",".join(map(str, accepted)).encode()).hexdigest()
+    assert lineage["accepted_ids_sha256"] == digest
+    assert lineage["rejection_reasons"] == {"watermark": 1}
+    assert [r["id"] for r in lineage["rejected"]] == [ids[0]]
+    assert lineage["workspace"] == str(accepted_ws.root.resolve())
