@@ -17,6 +17,7 @@ from sr.cli_boundary import (
 )
 from sr.options import int_option, positive_int
 from sr.training.config import MAX_SEED, ConfigError, load_config, with_overrides
+from sr.training.recipes import resolve_config
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="image folder or `curator export` folder")
     parser.add_argument("--out", help="new run folder (checkpoints, logs, curves)")
     parser.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
-    parser.add_argument("--config", help="YAML file overriding the paper's recipe")
+    parser.add_argument(
+        "--config", help="YAML file or recipe name (e.g. finetune-domain) over the paper's recipe"
+    )
     parser.add_argument(
         "--max-steps", type=positive_int, help="stop after this many steps in total (≥ 1)"
     )
@@ -65,7 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
         fail(str(exc))
         return EXIT_BAD_INPUT
     try:
-        config = load_config(Path(args.config) if args.config else None)
+        config = load_config(resolve_config(args.config) if args.config else None)
         config = with_overrides(config, max_steps=args.max_steps, seed=args.seed, init=args.init)
         if args.batch_size is not None:
             config = replace(config, optim=replace(config.optim, batch_size=args.batch_size))

@@ -13,6 +13,7 @@ from curator.studio.feedback import show_error
 from curator.studio.models import OFFICIAL, cached_model, model_choices, model_label
 from curator.studio.state import benchmarks_root
 from sr.evaluate import evaluate_set
+from sr.lineage import model_lineage
 
 
 def benchmark_sets(root: Path) -> list[str]:
@@ -48,8 +49,11 @@ def _checkpoints() -> list[str]:
     return [*chosen, *(line.strip() for line in extra.splitlines() if line.strip())]
 
 
-def run_evaluation(specs: list[str], root: Path, sets: list[str], scales: list[float]) -> list:
-    """Rows (checkpoint, set, scale, psnr, images); a checkpoint that fails is reported, skipped."""
+def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> list:
+    """Rows (checkpoint, set, scale, psnr, images); a checkpoint that fails is reported, skipped.
+
+    A set is an EDSR-layout benchmark or a plain folder of HR images (LR made by bicubic).
+    """
     rows = []
     total = len(specs) * len(sets) * len(scales)
     bar = st.progress(0.0, text="Evaluating…")
@@ -61,15 +65,16 @@ def run_evaluation(specs: list[str], root: Path, sets: list[str], scales: list[f
             show_error(exc)
             done += len(sets) * len(scales)
             continue
-        for name in sets:
+        for folder in sets:
             for scale in scales:
-                bar.progress(done / total, text=f"{model_label(spec)} · {name} · ×{scale:g}")
-                result = evaluate_set(model, root / name, scale)
+                text = f"{model_label(spec)} · {folder.name} · ×{scale:g}"
+                bar.progress(done / total, text=text)
+                result = evaluate_set(model, folder, scale)
                 rows.append(
                     {
                         "checkpoint": model_label(spec),
                         "weights": spec,
-                        "set": name,
+                        "set": folder.name,
                         "scale": scale,
                         "psnr": result.psnr,
                         "images": result.images,
@@ -98,6 +103,26 @@ def show_results(rows: list[dict]) -> None:
     st.plotly_chart(fig, key="eval_plot")
 
 
+def show_lineage(specs: list[str]) -> None:
+    """For each checkpoint of a run: the curated set, and the curation, that produced it."""
+    for spec in specs:
+        lineage = model_lineage(spec)
+        if lineage is None:
+            continue
+        data = lineage.get("data_lineage")
+        with st.expander(f"Lineage of {model_label(spec)}"):
+            st.markdown(f"Run `{lineage['run']}` trained on `{lineage['data']}`.")
+            if data:
+                st.markdown(
+                    f"Exported from workspace `{data.get('workspace')}` at event "
+                    f"#{data.get('last_event_id')}: {data.get('accepted')} accepted images "
+                    f"(digest `{str(data.get('accepted_ids_sha256'))[:12]}`), rejections by "
+                    f"reason: {data.get('rejection_reasons') or 'none'}."
+                )
+            else:
+                st.caption("The data was a plain folder (no curation record).")
+
+
 def render() -> None:
     """Draw the Evaluate page."""
     st.title("Evaluate")
@@ -109,7 +134,12 @@ def render() -> None:
     available = benchmark_sets(root)
     if not available:
         st.warning(f"{root}: no benchmark sets (folders with HR/) found; set SR_BENCHMARKS.")
-    sets = st.multiselect("Sets", available, default=available[:1], key="eval_sets")
+    chosen = st.multiselect("Sets", available, default=available[:1], key="eval_sets")
+    folders = st.text_area(
+        "Your own folders of HR images (one per line; LR is made by bicubic)", key="eval_folders"
+    )
+    sets = [root / name for name in chosen]
+    sets += [Path(line.strip()) for line in folders.splitlines() if line.strip()]
     try:
         scales = parse_scales(st.text_input("Scales", value="2, 3, 4", key="eval_scales"))
     except ValueError as exc:
@@ -117,6 +147,7 @@ def render() -> None:
         scales = []
     ready = bool(specs and sets and scales)
     if st.button("Evaluate", type="primary", key="eval_run", disabled=not ready):
-        st.session_state["eval_results"] = run_evaluation(specs, root, sets, scales)
+        st.session_state["eval_results"] = run_evaluation(specs, sets, scales)
     if st.session_state.get("eval_results"):
         show_results(st.session_state["eval_results"])
+        show_lineage(specs)

@@ -19,9 +19,12 @@ from curator.studio.jobs import (
 )
 from curator.studio.state import open_current
 from sr.training.data import is_export
+from sr.training.recipes import list_recipes
 from sr.weights import resolve_weights
 
 REFRESH_S = 3.0
+PAPER, CUSTOM = "paper recipe (no config)", "custom YAML file…"
+DOMAIN_RECIPE = "finetune-domain"
 
 
 def exports(ws_root: Path) -> list[Path]:
@@ -93,9 +96,18 @@ def _start_section(ws) -> None:
         format_func=lambda v: "official LIIF weights (fine-tune)" if v == "official" else "scratch",
     )  # fmt: skip
     steps = st.number_input("Steps", 1, 10_000_000, 1000, key="train_steps")
-    config = st.text_input(
-        "Config YAML (optional)", key="train_config", placeholder="e.g. configs/finetune-cpu.yaml"
-    ).strip()
+    recipes = [PAPER, *list_recipes(), CUSTOM]
+    default = recipes.index(DOMAIN_RECIPE) if DOMAIN_RECIPE in recipes else 0
+    recipe = st.selectbox(
+        "Recipe", recipes, index=default, key="train_recipe",
+        help="finetune-domain: ~300 images of your domain on a CPU (docs/training.md)",
+    )  # fmt: skip
+    if recipe == CUSTOM:
+        config = st.text_input(
+            "Config YAML", key="train_config", placeholder="e.g. my-recipe.yaml"
+        ).strip()
+    else:
+        config = "" if recipe == PAPER else recipe
     if st.button("Start training", type="primary", key="train_start", disabled=not data):
         if init == "official":
             resolve_weights("official")  # missing weights: a clear message now, not a dead job

@@ -55,3 +55,36 @@ def test_parse_scales__accepts_lists_and_rejects_bad_entries():
         parse_scales("0.5")
     with pytest.raises(ValueError, match="'x'"):
         parse_scales("2, x")
+
+
+def test_evaluate_page__own_folder_and_lineage(tmp_path, tiny_weights, tiny_benchmarks):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(tiny_weights, run / "checkpoints" / "best.safetensors")
+    lineage = {
+        "workspace": "/ws",
+        "last_event_id": 9,
+        "accepted": 5,
+        "accepted_ids_sha256": "c0ffee" * 10,
+        "rejection_reasons": {"blurry": 2},
+    }
+    (run / "run.json").write_text(json.dumps({"data": "/exp", "data_lineage": lineage}))
+    folder = tiny_benchmarks / "SetA" / "HR"  # a plain folder of HR images
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="eval_root").input(str(tiny_benchmarks)).run()
+    at.multiselect(key="eval_models").set_value([])
+    at.text_area(key="eval_extra").input(str(run))
+    at.multiselect(key="eval_sets").set_value([])
+    at.text_area(key="eval_folders").input(str(folder))
+    at.text_input(key="eval_scales").input("2").run()
+    at.button(key="eval_run").click().run()
+    assert not at.exception
+    (row,) = at.session_state["eval_results"]
+    expected = evaluate_set(load_model(run), folder, 2.0)
+    assert row["set"] == "HR" and row["psnr"] == pytest.approx(expected.psnr, abs=1e-9)
+    (expander,) = at.expander
+    text = " ".join(m.value for m in expander.markdown)
+    assert "event #9" in text and "5 accepted" in text and "blurry" in text

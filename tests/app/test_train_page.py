@@ -77,9 +77,10 @@ def test_train_page__job_survives_a_new_session_then_stop_and_resume(workspace):
     job = jobs.current_job(workspace.root)
     run = workspace.root / "runs" / "r1"
     assert job.run_dir == str(run) and job.state() == "running"
-    assert job.command[-9:] == [
+    assert job.command[-11:] == [
         "train", "--data", str(workspace.root / "exports" / "20260101-000000"),
         "--out", str(run), "--init", "none", "--max-steps", "1000",
+        "--config", "finetune-domain",  # the page's default recipe
     ]  # fmt: skip
     _wait_for(lambda: metrics_frame(run) is not None)
 
@@ -146,6 +147,8 @@ def test_train_page__export_and_real_sr_train_to_the_end(small_ws, tmp_path, mon
     at.text_input(key="train_run_name").input("real")
     at.radio(key="train_init").set_value("none")
     at.number_input(key="train_steps").set_value(4)
+    assert at.selectbox(key="train_recipe").value == "finetune-domain"  # offered by name
+    at.selectbox(key="train_recipe").set_value("custom YAML file…").run()
     at.text_input(key="train_config").input(str(config))
     at.button(key="train_start").click().run()
     job = jobs.current_job(small_ws.root)
@@ -158,3 +161,21 @@ def test_train_page__export_and_real_sr_train_to_the_end(small_ws, tmp_path, mon
     fresh = AppTest.from_function(_page, default_timeout=30).run()
     assert "finished" in fresh.subheader[-1].value
     assert len(fresh.get("plotly_chart")) == 2
+
+
+def test_train_page__named_recipe_is_passed_to_sr_train(small_ws, monkeypatch):
+    from curator.curation import accept_all_pending
+
+    started = []
+    monkeypatch.setattr(
+        "curator.studio.train_page.start_job", lambda root, run, cmd: started.append(cmd)
+    )
+    accept_all_pending(small_ws)
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.button(key="train_export").click().run()
+    assert "finetune-domain" in at.selectbox(key="train_recipe").options
+    at.selectbox(key="train_recipe").set_value("finetune-domain")
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    (command,) = started
+    assert command[command.index("--config") + 1] == "finetune-domain"
