@@ -384,7 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("duplicates", cmd_duplicates, "near-duplicate groups by embedding similarity")
     p.add_argument("--min-cosine", type=float_option(0, 1), default=0.975)
     p.add_argument(
-        "--reject", action="store_true", help="reject all but the oldest image of each group"
+        "--reject",
+        action="store_true",
+        help="reject all but the first of each group (the most pixels, then the oldest)",
     )
 
     p = command("sample", cmd_sample, "build an offline sample workspace (scikit-image pictures)")

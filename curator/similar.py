@@ -43,7 +43,8 @@ def similar_images(ws: Workspace, image_id: int, k: int = 12) -> list[Neighbour]
 def near_duplicate_groups(
     ws: Workspace, min_cosine: float = NEAR_DUPLICATE_COSINE, neighbours: int = 8
 ) -> list[list[int]]:
-    """Groups of images linked by cosine ≥ ``min_cosine`` (each sorted by id, oldest first).
+    """Groups of images linked by cosine ≥ ``min_cosine``, the one to keep first (the most pixels,
+    then the oldest), the rest by the same order.
 
     Links come from each image's ``neighbours`` nearest images; groups are their connected
     components, so a chain of close variants is one group.
@@ -67,7 +68,19 @@ def near_duplicate_groups(
     groups: dict[int, list[int]] = {}
     for i, image_id in enumerate(ids):
         groups.setdefault(root(i), []).append(image_id)
-    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+    pixels = _pixel_counts(ws)
+    # the keeper first: the most pixels is the best SR target (a crop or a smaller re-save has
+    # fewer); ties go to the oldest image
+    ordered = [sorted(g, key=lambda i: (-pixels.get(i, 0), i)) for g in groups.values()]
+    return sorted((g for g in ordered if len(g) > 1), key=lambda g: g[0])
+
+
+def _pixel_counts(ws: Workspace) -> dict[int, int]:
+    conn = ws.connect()
+    try:
+        return {r[0]: r[1] for r in conn.execute("SELECT id, width * height FROM images")}
+    finally:
+        conn.close()
 
 
 def centroid_cosine(ws: Workspace, ids: list[int] | None = None) -> dict[int, float]:

@@ -22,21 +22,24 @@ def _pictures(ws: Workspace, folder: Path) -> dict[str, int]:
     for name in names:
         save(folder / f"{name}.png", natural(name, 224))
     base = natural("chelsea", 224)
-    save(folder / "chelsea.png", base)
+    save(folder / "zz_chelsea.png", base)  # ingested after its copies, and the largest
     save(folder / "chelsea_shifted.png", np.ascontiguousarray(base[10:, 12:]))
     smaller = Image.fromarray(base).resize((200, 200), Image.Resampling.LANCZOS)
     save(folder / "chelsea_smaller.png", np.asarray(smaller))
     report = ingest_paths(ws, [folder])
     embed_images(ws)
-    return {Path(get_image(ws, i).original_name).stem: i for i in report.added}
+    found = {Path(get_image(ws, i).original_name).stem: i for i in report.added}
+    found["chelsea"] = found.pop("zz_chelsea")
+    return found
 
 
 def test_near_duplicate_groups__copies_group_with_their_original(
     ws: Workspace, tmp_path: Path
 ) -> None:
     ids = _pictures(ws, tmp_path / "in")
-    expected = sorted(ids[n] for n in ("chelsea", "chelsea_shifted", "chelsea_smaller"))
-    assert near_duplicate_groups(ws) == [expected]
+    # the keeper first: the most pixels (224², then 214x212, then 200²), though ingested last
+    expected = [ids[n] for n in ("chelsea", "chelsea_shifted", "chelsea_smaller")]
+    assert ids["chelsea"] > ids["chelsea_shifted"] and near_duplicate_groups(ws) == [expected]
 
 
 def test_similar_images__cosines_match_a_direct_computation(ws: Workspace, tmp_path: Path) -> None:
@@ -54,14 +57,14 @@ def test_similar_images__cosines_match_a_direct_computation(ws: Workspace, tmp_p
     assert abs(centroid_cosine(ws)[ids["coffee"]] - direct) < 1e-5
 
 
-def test_cli_duplicates__reject_keeps_the_oldest_and_undo_restores(
+def test_cli_duplicates__reject_keeps_the_largest_and_undo_restores(
     ws: Workspace, tmp_path: Path, capsys
 ) -> None:
     ids = _pictures(ws, tmp_path / "in")
     copies = [ids["chelsea_shifted"], ids["chelsea_smaller"]]
     assert main(["duplicates", str(ws.root), "--reject"]) == 0
     assert "rejected 2 image(s)" in capsys.readouterr().out
-    original = min(ids[n] for n in ("chelsea", "chelsea_shifted", "chelsea_smaller"))
+    original = ids["chelsea"]
     kept = [i for i in [ids["chelsea"], *copies] if i != original]
     for i in kept:
         record = get_image(ws, i)
