@@ -80,6 +80,18 @@ def test_sr_train__garbage_numeric_option_ends_before_any_work(tmp_path, capsys,
         ("val: {scales: []}", "val.scales", "empty"),
         ("val: {every: 0}", "val.every", "≥ 1"),
         ("model: {n_feats: 0}", "model.n_feats", "≥ 1"),
+        # the fine-tuning recipe's keys (docs/training.md)
+        ("optim: {schedule: linear}", "optim.schedule", "step|cosine"),
+        ("optim: {warmup_steps: -1}", "optim.warmup_steps", "≥ 0"),
+        ("optim: {warmup_steps: 2.5}", "optim.warmup_steps", "expected int"),
+        ("optim: {lr: 1e-4, lr_min: 1e-3}", "optim.lr_min", "≤ lr (0.0001)"),
+        ("optim: {lr_min: -1}", "optim.lr_min", "≥ 0"),
+        ("ema_decay: 1", "ema_decay", "< 1"),
+        ("ema_decay: -0.5", "ema_decay", "≥ 0"),
+        ("freeze_encoder: yes please", "freeze_encoder", "expected bool"),
+        ("data: {replay_fraction: 0.25}", "data.replay_fraction", "data.replay"),
+        ("data: {replay: r, replay_fraction: 1}", "data.replay_fraction", "< 1"),
+        ("val: {select_scale: 5}", "val.select_scale", "one of val.scales"),
     ],
 )
 def test_load_config__bad_number_names_the_key(tmp_path, yaml_text, key, problem):

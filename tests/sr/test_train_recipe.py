@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 import sr.training.loop
 from sr.train import main as train_main
 from sr.training.checkpoint import checkpoint_dir, list_checkpoints, load_checkpoint
-from sr.training.config import ConfigError, OptimConfig, ValConfig, dump_config, load_config
+from sr.training.config import OptimConfig, ValConfig, dump_config, load_config
 from sr.training.logs import CsvLog
 from sr.training.loop import TRAIN_COLUMNS, Trainer
 from sr.training.schedule import make_scheduler
@@ -279,31 +279,6 @@ def test_best__follows_validation_psnr_of_the_selected_scale(
 
 
 # --- config checks and the recipe line ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("yaml_text", "key", "problem"),
-    [
-        ("optim: {schedule: linear}", "optim.schedule", "step|cosine"),
-        ("optim: {warmup_steps: -1}", "optim.warmup_steps", "≥ 0"),
-        ("optim: {warmup_steps: 2.5}", "optim.warmup_steps", "expected int"),
-        ("optim: {lr: 1e-4, lr_min: 1e-3}", "optim.lr_min", "≤ lr (0.0001)"),
-        ("optim: {lr_min: -1}", "optim.lr_min", "≥ 0"),
-        ("ema_decay: 1", "ema_decay", "< 1"),
-        ("ema_decay: -0.5", "ema_decay", "≥ 0"),
-        ("freeze_encoder: yes please", "freeze_encoder", "expected bool"),
-        ("data: {replay_fraction: 0.25}", "data.replay_fraction", "data.replay"),
-        ("data: {replay: r, replay_fraction: 1}", "data.replay_fraction", "< 1"),
-        ("val: {select_scale: 5}", "val.select_scale", "one of val.scales"),
-    ],
-)
-def test_load_config__bad_recipe_value_names_the_key(tmp_path, yaml_text, key, problem):
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml_text + "\n")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    message = str(caught.value)
-    assert f"bad.yaml: {key}: " in message and problem in message and "\n" not in message
 
 
 def test_load_config__recipe_keys_round_trip(tmp_path):

@@ -43,6 +43,31 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
+def _train_then_sigkill(config: Path, data: Path, run: Path, at_step: int) -> None:
+    """Train ``run`` in a new process that SIGKILLs itself at ``at_step``."""
+    killed = subprocess.run(
+        [sys.executable, str(HELPER), str(config), str(data), str(run), str(at_step)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+
+def _resume_in_a_new_process(run: Path) -> None:
+    """``sr train --resume RUN`` to the end, in a new process."""
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sr.train", "--resume", str(run), "--quiet"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+
+
 def test_resume__after_sigkill_matches_uninterrupted_run(tmp_path):
     data = make_image_folder(tmp_path / "data", n=8)
     cfg = tiny_train_config(
@@ -63,26 +88,11 @@ def test_resume__after_sigkill_matches_uninterrupted_run(tmp_path):
     Trainer(cfg, data, reference, CPU, show_progress=False).fit()
 
     run = tmp_path / "run"
-    killed = subprocess.run(
-        [sys.executable, str(HELPER), str(config), str(data), str(run), "5"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _train_then_sigkill(config, data, run, at_step=5)
     assert list_checkpoints(run) == [3]  # died between checkpoints: steps 4-5 are lost
     assert max(int(r["step"]) for r in CsvLog(run / "log.csv", TRAIN_COLUMNS).rows()) == 5
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "sr.train", "--resume", str(run), "--quiet"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    _resume_in_a_new_process(run)
     assert list_checkpoints(run) == [3, 6, 9]
     want = load_file(str(reference / "checkpoints" / "last.safetensors"))
     got = load_file(str(run / "checkpoints" / "last.safetensors"))
@@ -120,24 +130,9 @@ def test_resume__fine_tune_recipe_after_sigkill_matches_uninterrupted_run(tmp_pa
     Trainer(cfg, data, reference, CPU, show_progress=False).fit()
 
     run = tmp_path / "run"
-    killed = subprocess.run(
-        [sys.executable, str(HELPER), str(config), str(data), str(run), "5"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _train_then_sigkill(config, data, run, at_step=5)
     assert list_checkpoints(run) == [3]
-    resumed = subprocess.run(
-        [sys.executable, "-m", "sr.train", "--resume", str(run), "--quiet"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    _resume_in_a_new_process(run)
     for name in ("last.safetensors", "best.safetensors", "step-0000006.safetensors"):
         want = load_file(str(reference / "checkpoints" / name))
         got = load_file(str(run / "checkpoints" / name))
