@@ -43,36 +43,34 @@ def similar_images(ws: Workspace, image_id: int, k: int = 12) -> list[Neighbour]
 def near_duplicate_groups(
     ws: Workspace, min_cosine: float = NEAR_DUPLICATE_COSINE, neighbours: int = 8
 ) -> list[list[int]]:
-    """Groups of images linked by cosine ≥ ``min_cosine``, the one to keep first (the most pixels,
-    then the oldest), the rest by the same order.
+    """Groups of near-duplicates: a keeper first, then the images within ``min_cosine`` of it.
 
-    Links come from each image's ``neighbours`` nearest images; groups are their connected
-    components, so a chain of close variants is one group.
+    Keepers are chosen greedily in order of preference (the most pixels, then the oldest): each
+    image not yet grouped claims its ungrouped neighbours (among its ``neighbours`` nearest)
+    with cosine ≥ ``min_cosine``. Links are to the keeper itself, not chained: on clip art,
+    chains of similar simple shapes joined 24 distinct drawings into one group.
     """
     ids, data = image_embeddings(ws)
     if len(ids) < 2:
         return []
     index, distance = exact_cosine_knn(data, data, min(neighbours + 1, len(ids)))
-    parent = list(range(len(ids)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, (row, dist) in enumerate(zip(index, distance, strict=True)):
-        for j, d in zip(row, dist, strict=True):
-            if j != i and 1 - d >= min_cosine:
-                parent[root(i)] = root(int(j))
-    groups: dict[int, list[int]] = {}
-    for i, image_id in enumerate(ids):
-        groups.setdefault(root(i), []).append(image_id)
     pixels = _pixel_counts(ws)
-    # the keeper first: the most pixels is the best SR target (a crop or a smaller re-save has
-    # fewer); ties go to the oldest image
-    ordered = [sorted(g, key=lambda i: (-pixels.get(i, 0), i)) for g in groups.values()]
-    return sorted((g for g in ordered if len(g) > 1), key=lambda g: g[0])
+    order = sorted(range(len(ids)), key=lambda k: (-pixels.get(ids[k], 0), ids[k]))
+    grouped: set[int] = set()
+    groups = []
+    for k in order:
+        if k in grouped:
+            continue
+        members = [
+            int(j)
+            for j, d in zip(index[k], distance[k], strict=True)
+            if j != k and int(j) not in grouped and 1 - d >= min_cosine
+        ]
+        if members:
+            members.sort(key=lambda j: (-pixels.get(ids[j], 0), ids[j]))
+            grouped.update([k, *members])
+            groups.append([ids[k], *(ids[j] for j in members)])
+    return sorted(groups, key=lambda g: g[0])
 
 
 def _pixel_counts(ws: Workspace) -> dict[int, int]:
