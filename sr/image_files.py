@@ -22,6 +22,7 @@ import tifffile
 from PIL import Image, UnidentifiedImageError
 
 from sr.atomic import atomic_path, write_atomic
+from sr.jpeg_stream import JpegBandWriter
 from sr.png_stream import PngWriter, metadata_chunks
 
 EXIF_ORIENTATION = 0x0112
@@ -358,9 +359,10 @@ Band = tuple[np.ndarray, np.ndarray | None]  # rows of pixels (n, W, C) and of a
 def can_stream(fmt: str, like: ImageData) -> bool:
     """Whether ``write_image_bands`` writes ``fmt`` keeping all that ``write_image`` keeps.
 
-    PNG always; TIFF unless 8-bit with EXIF (tifffile writes no EXIF; Pillow does, in memory).
+    PNG and JPEG always (JPEG drops alpha and 16-bit depth, as ``write_image`` does); TIFF
+    unless 8-bit with EXIF (tifffile writes no EXIF; Pillow does, in memory).
     """
-    return fmt == "PNG" or (fmt == "TIFF" and (like.bit_depth == 16 or not like.exif))
+    return fmt in ("PNG", "JPEG") or (fmt == "TIFF" and (like.bit_depth == 16 or not like.exif))
 
 
 def write_image_bands(
@@ -377,6 +379,8 @@ def write_image_bands(
         raise ImageFileError(f"{path}: cannot write {fmt} band by band")
     height, width = size
     channels = like.pixels.shape[2] + (like.alpha is not None)
+    if fmt == "JPEG":
+        return _write_jpeg_bands(path, like, size, bands)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         if fmt == "PNG":
             writer = PngWriter(
@@ -404,6 +408,25 @@ def write_image_bands(
 
 
 _TIFF_STRIP_BYTES = 1 << 18
+
+
+def _write_jpeg_bands(path: Path, like: ImageData, size: tuple[int, int], bands) -> Path:
+    """JPEG (8-bit, no alpha: the format has neither) from bands, ``sr.jpeg_stream``."""
+    height, width = size
+    channels = like.pixels.shape[2]
+    # a restart interval (one band) holds at most 65535 blocks of 8x8
+    most = 8 * max(1, 0xFFFF // -(-width // 8))
+    rows = max(8, min(most, _TIFF_STRIP_BYTES // (width * channels)) // 8 * 8)
+    eight_bit = (
+        (to_eight_bit(pixels) if pixels.dtype == np.uint16 else pixels, None)
+        for pixels, _alpha in bands
+    )
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        writer = JpegBandWriter(handle, width, height, rows, like.icc_profile, like.exif)
+        for group in _row_groups(eight_bit, rows):
+            writer.write_band(group)
+        writer.finish()
+    return path
 
 
 def _row_groups(bands: Iterable[Band], n: int) -> Iterator[np.ndarray]:

@@ -325,11 +325,11 @@ def upscale_file(
     ``on_start(in_hw, out_hw)`` is called once the sizes are known, before the work starts.
     The file is written atomically: on any failure ``dst`` is untouched and no temp is left.
 
-    Memory: PNG and TIFF are written band by band as the model finishes each row of tiles, so
-    the peak is about the model, the decoded input and its float copy, one tile's work and one
-    band of output rows (tile x scale rows, full width), whatever the output size. JPEG, WEBP,
-    BMP (and 8-bit TIFF with EXIF) are encoded from the whole result: add the output array and
-    the encoder's own copy.
+    Memory: PNG, JPEG and TIFF are written band by band as the model finishes each row of tiles
+    (``sr.png_stream``, ``sr.jpeg_stream``), so the peak is about the model, the decoded input,
+    one tile's work and one band of output rows (tile x scale rows, full width), whatever the
+    output size. WEBP (at most 16383 px a side) and BMP (and 8-bit TIFF with EXIF) are encoded
+    from the whole result: add the output array and the encoder's own copy.
     """
     image = read_image(src)
     out_hw = output_size(image.size, target, max_pixels)

@@ -78,8 +78,8 @@ def _traced_peak(tmp_path: Path, lr_height: int, suffix: str) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("suffix", [".png", ".tif"])
-def test_upscale_file__png_and_tiff_memory_does_not_grow_with_height(tmp_path, suffix):
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+def test_upscale_file__streamed_memory_does_not_grow_with_height(tmp_path, suffix):
     """Eight times the rows (1 MB → 8 MB of output), same peak: one band is held, not the image.
 
     The peak is one band (128 rows, 0.5 MB) plus the PNG filter's fixed work (~5 MB).
