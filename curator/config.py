@@ -31,6 +31,7 @@ class IngestConfig:
     # finest-octave energy ratio below this: upscaled or soft, a bad HR target
     # (measured by benchmarks/upsampled_threshold.py)
     upsampled_threshold: float = 0.094
+    min_jpeg_quality: int = 80  # JPEGs saved below this quality (from their tables) are lossy
 
 
 @dataclass(frozen=True)

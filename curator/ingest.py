@@ -24,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from curator.config import IngestConfig
 from curator.events import log_event
-from curator.quality import Flag, dhash, hamming_to_many, image_flags
+from curator.quality import Flag, dhash, hamming_to_many, image_flags, jpeg_flags
 from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
 from sr.atomic import TEMP_PREFIX, default_mode
@@ -95,8 +95,19 @@ def _pillow_pixel_limit(limit: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
-def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int, str]:
-    """Format, frames, EXIF orientation and mode from the header; refuses bombs before decoding."""
+@dataclass(frozen=True)
+class Probe:
+    """What the header says: format, frames, EXIF orientation, mode, JPEG luminance table."""
+
+    format: str
+    frames: int
+    orientation: int
+    mode: str
+    jpeg_luma_table: tuple[int, ...] | None
+
+
+def _probe(path: Path, config: IngestConfig) -> Probe:
+    """Read the header (``Probe``); refuses bombs before decoding."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -106,6 +117,8 @@ def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int, str]:
                 frames = getattr(im, "n_frames", 1)
                 orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
                 mode = im.mode
+                tables = getattr(im, "quantization", None) or {}
+                luma = tuple(tables[0]) if 0 in tables else None
     except Image.DecompressionBombError as exc:
         raise RefusedImage(f"refused as a decompression bomb ({exc})") from None
     except UnidentifiedImageError:
@@ -119,7 +132,7 @@ def _probe(path: Path, config: IngestConfig) -> tuple[str, int, int, str]:
         )
     if fmt not in ACCEPTED_FORMATS:
         raise RefusedImage(f"unsupported format {fmt} (accepted: {', '.join(ACCEPTED_FORMATS)})")
-    return fmt, frames, orientation, mode
+    return Probe(fmt, frames, orientation, mode, luma)
 
 
 def eight_bit_pixels(data: ImageData) -> np.ndarray:
@@ -271,14 +284,15 @@ def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
         raw = _read_input(path)
         content_hash = hashlib.sha256(raw).hexdigest()
         with _staged(ws, raw) as staged:
-            fmt, frames, orientation, mode = _probe(staged, ws.config.ingest)
+            probe = _probe(staged, ws.config.ingest)
+            frames = probe.frames
             try:
                 decoded = read_image(staged)
             except ImageFileError as exc:
                 raise RefusedImage(str(exc).split(": ", 1)[-1]) from None
-            extra: list[Flag] = []
+            extra: list[Flag] = list(jpeg_flags(probe.jpeg_luma_table, ws.config.ingest))
             # Store the original bytes unless the pixels a reader would get differ from ours.
-            normalise = orientation != 1 or frames > 1 or mode == "CMYK"
+            normalise = probe.orientation != 1 or frames > 1 or probe.mode == "CMYK"
             if frames > 1:
                 extra.append(Flag("animated", float(frames), f"{frames} frames: first frame kept"))
                 note = f"animated image ({frames} frames): kept the first frame"
@@ -296,7 +310,7 @@ def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
                 def store_file(target: Path) -> None:
                     adopt_staged(staged, target)
 
-                extension = ACCEPTED_FORMATS[fmt]
+                extension = ACCEPTED_FORMATS[probe.format]
             image_id, is_new = add_image(
                 ws,
                 content_hash=content_hash,
@@ -304,7 +318,7 @@ def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
                 extension=extension,
                 decoded=decoded,
                 original_name=shown,
-                mode=mode,
+                mode=probe.mode,
                 provenance=Provenance(),
                 extra_flags=extra,
             )

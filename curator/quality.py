@@ -140,6 +140,41 @@ def similarity_to_parent(rgb: np.ndarray, parent_rgb: np.ndarray) -> float:
     return float(1.0 - np.abs(a - b).mean() / 255.0)
 
 
+# The JPEG standard's luminance quantization table (Annex K, natural order); libjpeg scales it by
+# the quality setting, so the scale of a file's table gives back the quality it was saved at.
+ANNEX_K_LUMA = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+
+
+def jpeg_quality(luma_table: tuple[int, ...]) -> float:
+    """The libjpeg quality (1–100) whose scaling of the standard table best matches this one.
+
+    libjpeg scales the table by S % (S = 5000/q below q 50, 200 − 2q above), rounds and clips to
+    1–255; the median of entry ratios over the unclipped entries estimates S.
+    """
+    ratios = [100.0 * q / s for q, s in zip(luma_table, ANNEX_K_LUMA, strict=True) if 1 < q < 255]
+    if not ratios:  # all 1 (quality 100) or all clipped (quality near 1)
+        return 100.0 if max(luma_table) <= 1 else 1.0
+    scale = float(np.median(ratios))
+    quality = 5000.0 / scale if scale > 100 else (200.0 - scale) / 2.0
+    return float(min(100.0, max(1.0, quality)))
+
+
+def jpeg_flags(luma_table: tuple[int, ...] | None, config: IngestConfig) -> list[Flag]:
+    """``lossy_jpeg`` for a JPEG saved below ``min_jpeg_quality`` (its artefacts are learnt)."""
+    if not luma_table or len(luma_table) != 64:
+        return []
+    quality = jpeg_quality(luma_table)
+    if quality >= config.min_jpeg_quality:
+        return []
+    detail = f"saved at JPEG quality ≈ {quality:.0f} < {config.min_jpeg_quality}"
+    return [Flag("lossy_jpeg", quality, detail)]
+
+
 def image_flags(rgb: np.ndarray, config: IngestConfig) -> list[Flag]:
     """The checks that need only the image itself: too small, blurry, blocky."""
     flags = []

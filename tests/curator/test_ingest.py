@@ -194,3 +194,23 @@ def test_blockiness__straightforward_reference(quality: int) -> None:
             (border if j % 8 == 7 else inside).append(d)
         ratios.append(np.mean(border) / np.mean(inside))
     assert blockiness(array) == pytest.approx(np.mean(ratios), rel=1e-9)
+
+
+@pytest.mark.parametrize("quality", [15, 40, 60, 75, 85, 95])
+def test_jpeg_quality__recovers_the_save_quality(quality: int) -> None:
+    from curator.quality import jpeg_quality
+
+    data = jpeg_bytes(natural("coffee", 64), quality)
+    with Image.open(io.BytesIO(data)) as im:
+        estimate = jpeg_quality(tuple(im.quantization[0]))
+    assert abs(estimate - quality) <= 1.5
+
+
+def test_ingest__lossy_jpeg_flagged_by_its_quality(ws: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for q in (30, 95):
+        (tmp_path / "in" / f"q{q}.jpg").write_bytes(jpeg_bytes(natural("coffee", 224), q))
+    ingest_paths(ws, [tmp_path / "in"])
+    flags = {Path(r.original_name).name: r.flags for r in list_images(ws)}
+    assert 29 <= flags["q30.jpg"]["lossy_jpeg"] <= 31
+    assert "lossy_jpeg" not in flags["q95.jpg"]
