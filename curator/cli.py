@@ -127,6 +127,10 @@ def cmd_map(args: argparse.Namespace) -> int:
     from curator.shared_map import update_map
 
     ws = _ws(args)
+    if args.png:
+        from curator.map_plot import check_png_target
+
+        check_png_target(ws, args.png)  # before any work: a refused target changes nothing
     if ws.readonly and args.png and not args.refit:
         print(f"note: {ws.root}: read-only; drawing the stored map as it is", file=sys.stderr)
     else:
@@ -230,6 +234,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"exported to {report.out}: {report.counts['train']} train, "
         f"{report.counts['validation']} validation"
     )
+    if report.backup is not None:
+        print(f"the previous {report.out} was moved to {report.backup}")
     return 0
 
 
@@ -246,7 +252,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from curator.curation import reject
+    from curator.curation import reject_each
     from curator.similar import near_duplicate_groups
 
     ws = _ws(args)
@@ -255,9 +261,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         print(f"#{group[0]} kept; near-duplicates: {' '.join(f'#{i}' for i in group[1:])}")
     extra = [i for group in groups for i in group[1:]]
     if args.reject and extra:
-        for group in groups:
-            reject(ws, group[1:], reason=f"near-duplicate of #{group[0]}")
-        print(f"rejected {len(extra)} image(s) (undo restores them)")
+        reasons = {i: f"near-duplicate of #{group[0]}" for group in groups for i in group[1:]}
+        reject_each(ws, reasons)  # one event: one undo restores them all
+        print(f"rejected {len(extra)} image(s) (one undo restores them)")
     else:
         print(f"{len(groups)} group(s), {len(extra)} image(s) beyond the first of each")
     return 0

@@ -13,14 +13,20 @@ from curator.errors import CuratorError
 from curator.events import history, log_event
 from curator.workspace import Workspace, now_iso
 
-__all__ = ["accept", "accept_all_pending", "history", "reject", "undo_last"]
+__all__ = ["accept", "accept_all_pending", "history", "reject", "reject_each", "undo_last"]
 
 STATUS_ACTIONS = ("accept", "reject", "accept_all_pending")
 
 
 def _set_status(
-    ws: Workspace, ids: Iterable[int] | None, status: str, reason: str, action: str
+    ws: Workspace,
+    ids: Iterable[int] | None,
+    status: str,
+    reason: str | dict[int, str],
+    action: str,
 ) -> int:
+    """Set ``status`` (with one reason, or a reason per id) in one transaction and one event."""
+    reason_of = reason.get if isinstance(reason, dict) else (lambda _id: reason)
     with ws.transaction() as conn:
         if ids is None:
             rows = conn.execute(
@@ -38,20 +44,22 @@ def _set_status(
                 if row is None:
                     raise CuratorError(f"no image with id {image_id}")
                 rows.append(row)
-        changed = [r for r in rows if r["status"] != status or r["status_reason"] != reason]
+        changed = [
+            r for r in rows if r["status"] != status or r["status_reason"] != reason_of(r["id"])
+        ]
         if not changed:
             return 0
         time = now_iso()
         conn.executemany(
             "UPDATE images SET status = ?, status_reason = ?, status_time = ? WHERE id = ?",
-            [(status, reason, time, r["id"]) for r in changed],
+            [(status, reason_of(r["id"]), time, r["id"]) for r in changed],
         )
         log_event(
             conn,
             action,
             {
                 "status": status,
-                "reason": reason,
+                "reason": reason if isinstance(reason, str) else "per image",
                 "before": [
                     [r["id"], r["status"], r["status_reason"], r["status_time"]] for r in changed
                 ],
@@ -68,6 +76,11 @@ def accept(ws: Workspace, ids: Iterable[int], *, reason: str = "") -> int:
 def reject(ws: Workspace, ids: Iterable[int], *, reason: str = "") -> int:
     """Mark images rejected (their files stay in the store); returns how many changed."""
     return _set_status(ws, ids, "rejected", reason, "reject")
+
+
+def reject_each(ws: Workspace, reasons: dict[int, str]) -> int:
+    """Reject several images, each with its own reason, as one undoable event."""
+    return _set_status(ws, reasons, "rejected", reasons, "reject")
 
 
 def accept_all_pending(ws: Workspace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from curator.errors import CuratorError  # noqa: E402
 from curator.shared_map import map_points  # noqa: E402
 from curator.workspace import Workspace  # noqa: E402
+from sr.atomic import atomic_path  # noqa: E402
+from sr.safe_paths import UnsafeTargetError, check_target  # noqa: E402
 
 COLOR_BY = ("source", "round", "status")
 STATUS_COLORS = {"pending": "#9e9e9e", "accepted": "#2e7d32", "rejected": "#c62828"}
@@ -23,6 +26,7 @@ def save_map_png(
     """Draw images (dots coloured by ``color_by``, optionally thumbnails) and prompts (stars)."""
     if color_by not in COLOR_BY:
         raise CuratorError(f"cannot colour by {color_by!r} (one of {', '.join(COLOR_BY)})")
+    check_png_target(ws, Path(path))
     points = map_points(ws)
     images = [p for p in points if p.kind == "image"]
     if not images:
@@ -54,12 +58,22 @@ def save_map_png(
     ax.legend(loc="best", fontsize=8, frameon=False)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    tmp.replace(path)
     return path
+
+
+def check_png_target(ws: Workspace, path: Path) -> None:
+    """A map picture is a ``.png`` outside the workspace's own data (``WS/map.png`` is fine)."""
+    if path.suffix.lower() != ".png":
+        raise CuratorError(f"{path}: the map picture must be a .png file")
+    if os.path.realpath(path) == os.path.realpath(ws.root / "map.png"):
+        return
+    try:
+        check_target(path, protected=[ws.root], what="map picture")
+    except UnsafeTargetError as exc:
+        raise CuratorError(str(exc)) from None
 
 
 def _draw_thumbnails(ws: Workspace, ax, images: list) -> None:

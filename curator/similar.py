@@ -67,9 +67,11 @@ def near_duplicate_groups(
             if j != k and int(j) not in grouped and 1 - d >= min_cosine
         ]
         if members:
-            members.sort(key=lambda j: (-pixels.get(ids[j], 0), ids[j]))
-            grouped.update([k, *members])
-            groups.append([ids[k], *(ids[j] for j in members)])
+            # the best of the group keeps it, even one ranked before ``k`` that was left
+            # ungrouped because its own neighbours were taken
+            group = sorted([k, *members], key=lambda j: (-pixels.get(ids[j], 0), ids[j]))
+            grouped.update(group)
+            groups.append([ids[j] for j in group])
     return sorted(groups, key=lambda g: g[0])
 
 

@@ -42,8 +42,7 @@ _REASONS = {
 
 def display_path(path: str | Path) -> str:
     """A path as one printable line: undecodable bytes and control characters escaped."""
-    text = os.fsencode(path).decode("utf-8", errors="backslashreplace")
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return one_line(os.fsencode(path).decode("utf-8", errors="backslashreplace"))
 
 
 def os_error_line(exc: OSError) -> str:
@@ -60,8 +59,13 @@ def is_environment_error(exc: OSError) -> bool:
 
 
 def fail(message: str) -> None:
-    """Print one ``error: …`` line to stderr."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print one ``error: …`` line to stderr (line breaks in it, e.g. from a file name, escaped)."""
+    print(f"error: {one_line(message)}", file=sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped, so it stays one line."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def run_command(

@@ -73,5 +73,6 @@ def float_option(
     return parse
 
 
-positive_int = int_option(minimum=1)
-non_negative_int = int_option(minimum=0)
+INT64_MAX = 2**63 - 1  # SQLite's and torch's seeds' largest integer
+positive_int = int_option(minimum=1, maximum=INT64_MAX)
+non_negative_int = int_option(minimum=0, maximum=INT64_MAX)

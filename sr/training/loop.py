@@ -183,6 +183,10 @@ class Trainer:
                 raise TrainError(f"{display_path(data)}: no such folder")
             if list_checkpoints(self.run):
                 raise TrainError(f"{self.run}: already has checkpoints; use --resume {self.run}")
+            if self.run.is_dir() and any(self.run.iterdir()):  # never replace files in it
+                raise TrainError(f"{self.run}: exists and is not empty (a new run needs a new one)")
+            if self.run.exists() and not self.run.is_dir():
+                raise TrainError(f"{self.run}: exists and is not a folder")
             replay = config.data.replay
             if replay and replay != REPLAY_BUILTIN and config.data.replay_fraction > 0:
                 if not Path(replay).is_dir():  # before the run folder is made, as --data

@@ -117,3 +117,22 @@ def test_export_dataset__records_the_catalog_state(accepted_ws: Workspace, tmp_p
     assert lineage["rejection_reasons"] == {"watermark": 1}
     assert [r["id"] for r in lineage["rejected"]] == [ids[0]]
     assert lineage["workspace"] == str(accepted_ws.root.resolve())
+
+
+def test_map_png__refuses_workspace_files_and_other_formats(
+    accepted_ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    catalog = accepted_ws.root / "catalog.sqlite"
+    before = _snapshot(accepted_ws.root)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"keep me")
+    for target in (catalog, photo, accepted_ws.root / "store" / "x.png"):
+        assert main(["map", str(accepted_ws.root), "--png", str(target)]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert _snapshot(accepted_ws.root) == before and photo.read_bytes() == b"keep me"
+
+
+def test_cli__huge_ids_are_one_line(accepted_ws: Workspace, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["accept", str(accepted_ws.root), str(10**20)])
+    assert done.value.code == 2 and "must be" in capsys.readouterr().err

@@ -75,3 +75,10 @@ def test_options__finite_and_within_limits(parse, text, ok) -> None:
             parse(text)
     else:
         assert parse(text) == ok
+
+
+def test_fail__a_line_break_in_a_name_stays_one_line(capsys) -> None:
+    from sr.cli_boundary import fail
+
+    fail("bad\nname.png: not an image")
+    assert capsys.readouterr().err == "error: bad\\x0aname.png: not an image\n"

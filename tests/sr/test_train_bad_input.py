@@ -249,3 +249,16 @@ def test_sr_train__disk_full_at_a_checkpoint_keeps_the_previous_one(
     weights, state = load_checkpoint(run, 2)
     last = load_file(str(run / "checkpoints" / "last.safetensors"))
     assert state["step"] == 2 and all(torch.equal(last[k], v) for k, v in weights.items())
+
+
+def test_sr_train__out_folder_with_files_is_refused_and_untouched(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "data", n=2)
+    config = _tiny_config_file(tmp_path)
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "config.yaml").write_text("mine")
+    argv = ["--data", str(data), "--out", str(out), "--config", str(config)]
+    assert train_main(argv) == 2
+    assert "exists and is not empty" in _one_error_line(capsys.readouterr().err)
+    assert [p.name for p in out.iterdir()] == ["config.yaml"]
+    assert (out / "config.yaml").read_text() == "mine"
