@@ -7,7 +7,7 @@
    dirty pool (≈30 % photos, fake-HR, blurred, JPEG, near-duplicates, too small; labels kept
    outside the pool).
 2. Curates the pool with the project's tools as a user would: ingest flags (`upsampled`,
-   `blurry`, `too_small`, JPEG blocking on JPEG files), embedding near-duplicate groups
+   `blurry`, `too_small`, `lossy_jpeg`, JPEG blocking on JPEG files), embedding near-duplicates
    (`curator duplicates --reject`), and a review of the least typical images (lowest cosine to
    the set's centre, the 15 % a user would page through): the reviewer's eye is simulated by the
    label of *those* images only. Prints precision/recall against the labels.
@@ -34,7 +34,7 @@ from benchmarks.dirty_pool import build_pool, precision_recall, read_labels
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SPLITS = {"test": 160, "val": 40, "pool": 1200}  # SVG candidates per split (hash order)
-REJECT_FLAGS = {"upsampled", "blurry", "too_small"}
+REJECT_FLAGS = {"upsampled", "blurry", "too_small", "lossy_jpeg"}
 REVIEW_SHARE = 0.15  # least typical images a user pages through and judges by eye
 SCALES = (2, 3, 4, 6)
 
@@ -52,7 +52,7 @@ def run(*argv: str | Path, quiet: bool = True) -> str:
 def prepare(work: Path, n_test: int, n_val: int, n_clean: int, seed: int) -> dict[str, list]:
     """Render the splits and build the dirty pool (cached in ``work``)."""
     splits = split_by_hash(eligible_svgs(), SPLITS)
-    test = render_split(splits["test"], work / "test", n_test)
+    test = render_split(splits["test"], work / "test-renders", n_test)
     val = render_split(splits["val"], work / "val", n_val)
     renders = render_split(splits["pool"], work / "renders", n_clean + n_clean // 2)
     clean, spare = renders[:n_clean], renders[n_clean:]
@@ -150,7 +150,8 @@ def main() -> None:
         f"curation: removed {quality['removed']:.0f} of {len(read_labels(work / 'labels.csv'))}"
         f" (dirty {quality['dirty']:.0f}): precision {quality['precision']:.3f}, "
         f"recall {quality['recall']:.3f}; per kind: "
-        + ", ".join(f"{k[7:]} {v:.2f}" for k, v in quality.items() if k.startswith("recall_"))
+        + ", ".join(f"{k[7:]} {v:.2f}" for k, v in quality.items() if k.startswith("recall_")),
+        flush=True,
     )
     curated_train = sorted((export / "train").glob("*.*"))
     curated_train = [p for p in curated_train if p.name != "metadata.jsonl"]
@@ -163,9 +164,13 @@ def main() -> None:
     for name, folder in folders.items():
         minutes[name] = train(work / f"run-{name}", folder, args.config, args.steps, args.seed)
         print(f"trained {name} on {len(list((folder / 'train').iterdir())) - 1} images "
-              f"in {minutes[name]:.1f} min")  # fmt: skip
+              f"in {minutes[name]:.1f} min", flush=True)  # fmt: skip
     models = {"official": "official", **{n: work / f"run-{n}" for n in folders}}
-    test_dir = work / "test"
+    test_dir = work / f"test-{len(data['test'])}"  # exactly the renders evaluated
+    test_dir.mkdir(exist_ok=True)
+    for path in data["test"]:
+        if not (test_dir / path.name).exists():
+            (test_dir / path.name).write_bytes(path.read_bytes())
     sets = [name for name in args.sets.split(",") if name]
     columns = [f"clip art x{s}" for s in SCALES] + [f"{name} x4" for name in sets]
     table: dict[str, dict[str, float]] = {}
@@ -174,6 +179,9 @@ def main() -> None:
         for bench in sets:
             row[f"{bench} x4"] = evaluate(weights, args.benchmarks / bench, 4)
         table[name] = row
+        print(f"{name}: " + ", ".join(f"{c} {v:.3f}" for c, v in row.items()), flush=True)
+        partial = {"table": table, "curation": quality, "train_minutes": minutes}
+        (work / "results.json").write_text(json.dumps(partial, indent=2))  # kept if stopped
     print()
     print("| model | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
