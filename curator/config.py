@@ -96,7 +96,7 @@ def load_config(path: Path) -> WorkspaceConfig:
     """Read ``curator.yaml``."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CuratorError(f"{path}: cannot read config ({exc})") from None
     if not isinstance(data, dict):
         raise CuratorError(f"{path}: config must be a mapping")

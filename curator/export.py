@@ -150,8 +150,9 @@ def catalog_state(ws: Workspace) -> dict:
 def check_export_target(ws: Workspace, out: Path, *, overwrite: bool) -> None:
     """Refuse an export folder that would touch the workspace, a file, or (without
     ``overwrite``) a folder that already holds something."""
-    exports = ws.exports_dir.resolve()
-    if exports not in out.resolve().parents:  # WS/exports/NAME is the workspace's own place
+    exports = Path(os.path.realpath(ws.exports_dir))
+    real = Path(os.path.realpath(out))  # realpath: a link loop is not an error here
+    if exports not in real.parents:  # WS/exports/NAME is the workspace's own place
         try:
             check_target(out, protected=[ws.root], what="export folder")
         except UnsafeTargetError as exc:

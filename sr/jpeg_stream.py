@@ -46,8 +46,10 @@ def _segments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
 
 def _metadata(icc: bytes | None, exif: bytes | None) -> bytes:
     out = b""
+    body = b""
     if exif:
         body = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+    if body and len(body) + 2 <= 0xFFFF:  # a larger EXIF cannot be one APP1 segment: dropped
         out += b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
     if icc:
         chunks = [icc[i : i + _ICC_CHUNK] for i in range(0, len(icc), _ICC_CHUNK)]

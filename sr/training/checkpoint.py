@@ -114,7 +114,9 @@ def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: i
         save_model(model, folder / "last.safetensors", extra=extra)
     except OSError as exc:
         raise _named(exc, folder / "last.safetensors") from exc
-    for old in list_checkpoints(run)[:-keep_last] if keep_last > 0 else []:
+    # prune older steps only: a newer pair left unloadable before a resume never evicts this one
+    older = [s for s in list_checkpoints(run) if s < step]
+    for old in older[: len(older) - (keep_last - 1)] if keep_last > 0 else []:
         for path in _paths(run, old)[::-1]:  # state first: a half-pruned pair never counts
             path.unlink(missing_ok=True)
 

@@ -51,6 +51,8 @@ def write_sample_images(
     import skimage.data
     from PIL import Image
 
+    from sr.atomic import atomic_path
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
@@ -63,7 +65,8 @@ def write_sample_images(
         if arr.dtype != np.uint8:
             arr = (arr.astype(np.float64) / max(float(arr.max()), 1.0) * 255).astype(np.uint8)
         path = folder / f"{name}.png"
-        Image.fromarray(arr).convert("RGB").save(path)
+        with atomic_path(path, suffix=".png") as tmp:  # processes may write the cache at once
+            Image.fromarray(arr).convert("RGB").save(tmp)
         written.append(path)
     return written
 

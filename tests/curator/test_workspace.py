@@ -87,3 +87,15 @@ def test_open_workspace__config_values_read(tmp_path: Path) -> None:
     config = open_workspace(ws.root).config
     assert config.map.min_dist == 1.0 and isinstance(config.map.min_dist, float)
     assert config.map.seed == 7 and config.ingest.max_pixels == 200_000_000
+
+
+def test_open_workspace__non_utf8_config_is_one_clear_error(tmp_path) -> None:
+    import pytest
+
+    from curator.errors import CuratorError
+    from curator.workspace import init_workspace, open_workspace
+
+    ws = init_workspace(tmp_path / "ws", encoder="efficientnet-lite0")
+    (ws.root / "curator.yaml").write_bytes(b"ingest: {max_pixels: \xff\xfe}\n")
+    with pytest.raises(CuratorError, match="cannot read config"):
+        open_workspace(ws.root)

@@ -73,3 +73,10 @@ def test_jpeg_band_writer__refuses_wrong_bands():
     writer.write_band(np.zeros((16, 16, 3), np.uint8))
     with pytest.raises(JpegError, match="16 of 32 rows"):
         writer.finish()
+
+
+def test_jpeg_band_writer__drops_an_exif_too_large_for_one_segment():
+    pixels = np.full((16, 16, 3), 90, np.uint8)
+    data = _streamed(pixels, 16, exif=b"Exif\x00\x00" + b"\x00" * 70000)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (16, 16) and not im.info.get("exif")

@@ -60,3 +60,11 @@ def test_model_lineage__none_for_weights_from_no_run(tmp_path: Path) -> None:
     loose = tmp_path / "model.safetensors"
     loose.write_bytes(b"")
     assert model_lineage(loose) is None
+
+
+def test_model_lineage__a_loose_file_beside_a_run_json_is_not_a_run(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text('{"data": "/x"}')
+    loose = tmp_path / "sub" / "model.safetensors"
+    loose.parent.mkdir()
+    loose.write_bytes(b"")
+    assert model_lineage(loose) is None
