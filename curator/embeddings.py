@@ -20,7 +20,7 @@ import numpy as np
 from curator.encoders import Encoder, load_encoder
 from curator.errors import CuratorError
 from curator.store import load_rgb
-from curator.workspace import Workspace, get_meta, set_meta
+from curator.workspace import LONG_WAIT_S, Workspace, get_meta, set_meta
 
 Progress = Callable[[int, int], None]
 
@@ -106,7 +106,30 @@ def get_encoder(ws: Workspace) -> Encoder:
 
 
 def embed_images(ws: Workspace, *, progress: Progress | None = None) -> int:
-    """Embed every image without an embedding for the workspace's encoder; returns how many."""
+    """Embed every image without an embedding for the workspace's encoder; returns how many.
+
+    Holds the writer lock while it appends (a second writer's rows would be overwritten).
+    """
+    if not _images_to_embed(ws):
+        return 0  # cached: nothing is loaded, no lock taken
+    with ws.writer_lock(wait_s=LONG_WAIT_S):
+        return _embed_images(ws, progress)
+
+
+def _images_to_embed(ws: Workspace) -> list:
+    model = workspace_encoder(ws)
+    conn = ws.connect()
+    try:
+        return conn.execute(
+            "SELECT id, content_hash, store_path FROM images WHERE content_hash NOT IN"
+            " (SELECT content_hash FROM embeddings WHERE model = ?) ORDER BY id",
+            (model,),
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def _embed_images(ws: Workspace, progress: Progress | None) -> int:
     model = workspace_encoder(ws)
     conn = ws.connect()
     try:
@@ -189,8 +212,8 @@ def embed_texts(ws: Workspace, texts: Sequence[str]) -> np.ndarray:
         conn.close()
     missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in known})
     if missing:
-        first = array.append(encoder.encode_texts([t for _, t in missing]))
-        with ws.transaction() as conn:
+        with ws.writer_lock(wait_s=LONG_WAIT_S), ws.transaction() as conn:
+            first = array.append(encoder.encode_texts([t for _, t in missing]))
             set_meta(conn, "encoder", model)
             conn.executemany(
                 "INSERT OR REPLACE INTO text_embeddings (text_hash, model, row) VALUES (?, ?, ?)",

@@ -27,7 +27,7 @@ from curator.map_model import (
     save_map_model,
 )
 from curator.placement import place_at_centroid, place_by_similarity
-from curator.workspace import Workspace, get_meta, set_meta
+from curator.workspace import LONG_WAIT_S, Workspace, get_meta, set_meta
 
 FIT_META_KEY = "map_fit"
 MIN_UMAP_POINTS = 5  # below this a PCA layout is used and refitted once there are enough
@@ -181,7 +181,15 @@ def _place_prompts(ws: Workspace, fit_id: str) -> int:
 def update_map(
     ws: Workspace, *, refit: bool = False, progress: Progress | None = None
 ) -> MapReport:
-    """Fit (first time, ``refit``, or after a tiny first fit) or extend the map; place prompts."""
+    """Fit (first time, ``refit``, or after a tiny first fit) or extend the map; place prompts.
+
+    Under the writer lock: two fits at once would delete each other's model file.
+    """
+    with ws.writer_lock(wait_s=LONG_WAIT_S):
+        return _update_map(ws, refit=refit, progress=progress)
+
+
+def _update_map(ws: Workspace, *, refit: bool, progress: Progress | None) -> MapReport:
     ids, data = image_embeddings(ws)
     state = current_fit(ws)
     encoder = ws.config.embedding.encoder

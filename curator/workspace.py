@@ -7,6 +7,8 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,20 +103,39 @@ class Workspace:
             conn.close()
 
     @contextlib.contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Exclusive lock held by whatever writes store files (ingest, generation, sweeps)."""
+    def writer_lock(self, *, wait_s: float = 0.0) -> Iterator[None]:
+        """Exclusive lock held by whatever writes the store, embeddings or map.
+
+        Re-entrant within a thread (the map places prompts, which embeds texts). Another
+        holder makes this wait up to ``wait_s`` seconds, then fail with one line.
+        """
         self.require_writable()
+        key = (str(self.root.resolve()), threading.get_ident())
+        if key in _HELD:
+            yield
+            return
         with open(self.root / ".writer.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise CuratorError(
-                    f"{self.root}: another curator process is writing to this workspace"
-                ) from None
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise CuratorError(
+                            f"{self.root}: another curator process is writing to this workspace"
+                        ) from None
+                    time.sleep(0.2)
+            _HELD.add(key)
             try:
                 yield
             finally:
+                _HELD.discard(key)
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_HELD: set[tuple[str, int]] = set()  # (workspace, thread) pairs holding the writer lock
+LONG_WAIT_S = 600.0  # embedding and the map wait this long for another writer
 
 
 def now_iso() -> str:

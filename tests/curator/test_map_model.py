@@ -120,3 +120,26 @@ def test_update_map__kill_during_refit_keeps_one_consistent_fit(
     expected = model.transform(data)
     got = np.array([(points[i].x, points[i].y) for i in ids])
     assert np.allclose(got, expected, atol=1e-6)
+
+
+def test_update_map__waits_for_another_writer_then_says_so(
+    mapped_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import curator.shared_map as shared_map
+
+    monkeypatch.setattr(shared_map, "LONG_WAIT_S", 0.5)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import fcntl, sys, time; h = open(sys.argv[1], 'w'); "
+            "fcntl.flock(h, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)"
+        ), str(mapped_ws.root / ".writer.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CuratorError, match="another curator process is writing"):
+            update_map(mapped_ws, refit=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert update_map(mapped_ws).total_images == 24  # free again
