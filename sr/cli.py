@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import torch
 from tqdm import tqdm
 
 from sr.cli_boundary import (
@@ -19,6 +20,7 @@ from sr.cli_boundary import (
     os_error_line,
     run_command,
 )
+from sr.devices import device_option
 from sr.image_files import FORMAT_EXTENSIONS, ImageFileError
 from sr.inference import TileSettings
 from sr.options import float_option, positive_int
@@ -45,7 +47,8 @@ USER_ERRORS = (WeightsError, UpscaleError, ImageFileError, UnsafeTargetError)
 # One upscale that failed and what the user should read; the batch goes on with the next file.
 # ValueError: bad data deep in a decoder or encoder (ImageFileError, UpscaleError and
 # UnsafeTargetError are ValueErrors too); OSError: disk full, permissions, vanished files.
-_FILE_ERRORS = (ValueError, OSError, MemoryError)
+# torch.OutOfMemoryError: a GPU too small for the tile (the batch goes on; --tile helps)
+_FILE_ERRORS = (ValueError, OSError, MemoryError, torch.OutOfMemoryError)
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -172,7 +175,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", default="official", help="'official', a .safetensors file or a run folder"
     )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument(
+        "--device", default="cpu", type=device_option, help="torch device, e.g. cpu or cuda"
+    )
     parser.add_argument(
         "--tile",
         type=positive_int,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from sr.devices import parse_device
+
 
 @dataclass(frozen=True)
 class ProcessInfo:
@@ -26,21 +28,6 @@ class ProcessInfo:
     def distributed(self) -> bool:
         """More than one process."""
         return self.world_size > 1
-
-
-def parse_device(name: str) -> torch.device:
-    """``--device`` as a torch device; ValueError (one line) if it is unknown or absent here."""
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"--device {name}: not a torch device (e.g. cpu, cuda, cuda:1)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            count = torch.cuda.device_count()
-            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s)")
-    return device
 
 
 def init_processes(device: str) -> ProcessInfo:

@@ -82,3 +82,13 @@ def test_fail__a_line_break_in_a_name_stays_one_line(capsys) -> None:
 
     fail("bad\nname.png: not an image")
     assert capsys.readouterr().err == "error: bad\\x0aname.png: not an image\n"
+
+
+@pytest.mark.parametrize("device", ["gpu0", "cuda:99"])
+def test_sr_device__unknown_or_absent_is_one_line(device, capsys) -> None:
+    from sr.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["eval", "x", "--scale", "2", "--device", device])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert done.value.code == 2 and "argument --device" in err[-1]
