@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from sr.devices import device_option
 from sr.image_files import FORMAT_EXTENSIONS, ImageFileError
 from sr.inference import TileSettings
 from sr.options import float_option, positive_int
-from sr.safe_paths import UnsafeTargetError
+from sr.safe_paths import UnsafeTargetError, move_aside
 from sr.upscale import (
     DEFAULT_MAX_PIXELS,
     Target,
@@ -87,7 +88,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if not problems:
             fail("no input images found")
         return EXIT_BAD_INPUT
-    plans = plan_outputs(inputs, Path(args.output), fmt)
+    plans = plan_outputs(inputs, Path(args.output), fmt, overwrite=args.overwrite)
     model = load_model(args.weights, device=args.device)
     failures = len(problems)
     bar = tqdm(total=len(plans), unit="img", desc="upscale", disable=args.quiet)
@@ -105,6 +106,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             bar_.reset(total=out_hw[0] * out_hw[1])
             bar.set_postfix_str(f"{name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}")
 
+        backup = move_aside(dst) if dst.exists() or dst.is_symlink() else None  # --overwrite
         try:
             notes = upscale_file(
                 model,
@@ -117,9 +119,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 progress=pixels.update,
                 on_start=started,
             )
+            if backup is not None:
+                notes.append(f"{dst}: the old file was moved to {backup.name}")
             for note in notes:
                 tqdm.write(f"note: {note}", file=sys.stderr)
         except _FILE_ERRORS as exc:
+            if backup is not None:  # nothing new was written: the old file goes back
+                os.replace(backup, dst)
             tqdm.write(f"error: {_file_error_line(src, exc)}", file=sys.stderr)
             failures += 1
         finally:
@@ -226,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default: same as input)",
     )
     up.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    up.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (each old file is kept as NAME.backup-DATE)",
+    )
     up.add_argument(
         "--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs"
     )

@@ -262,12 +262,14 @@ def output_is_file(inputs: list[tuple[Path, Path]], out: Path, fmt: str | None) 
 
 
 def plan_outputs(
-    inputs: list[tuple[Path, Path]], out: Path, fmt: str | None
+    inputs: list[tuple[Path, Path]], out: Path, fmt: str | None, *, overwrite: bool = False
 ) -> list[tuple[Path, Path | None, str | None]]:
     """(source, destination or None, reason) per input; ``out`` is a file only for one file in.
 
-    No destination is any input of the batch (links resolved) or another input's destination.
-    Raises ``UpscaleError`` for an ``out`` that is neither a file nor a folder name.
+    No destination is any input of the batch (links resolved) or another input's destination,
+    and an existing file is a destination only with ``overwrite`` (the caller then keeps the old
+    file as a dated backup). Raises ``UpscaleError`` for an ``out`` that is neither a file nor a
+    folder name.
     """
     single_file = output_is_file(inputs, out, fmt)
     real_inputs: dict[str, list[Path]] = {}
@@ -291,6 +293,9 @@ def plan_outputs(
             continue
         if real in taken:
             plans.append((src, None, f"output {dst} is already written by another input"))
+        elif (dst.exists() or dst.is_symlink()) and not overwrite:
+            reason = f"output {dst} exists (--overwrite replaces it, keeping it as a dated backup)"
+            plans.append((src, None, reason))
         else:
             taken.add(real)
             plans.append((src, dst, None))

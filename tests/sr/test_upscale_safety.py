@@ -337,3 +337,40 @@ def test_upscale__unsearchable_input_is_one_line_and_batch_goes_on(tmp_path, tin
     errors = _errors(capsys)
     assert len(errors) == 1 and "file name too long" in errors[0], errors
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_upscale__existing_output_needs_overwrite_and_is_kept_as_a_backup(
+    tmp_path, tiny_weights, capsys
+):
+    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"an unrelated older file")
+    argv = [str(tmp_path / "a.jpg"), "-o", str(out), "--format", "png", "--scale", "2"]
+    assert _upscale(tiny_weights, *argv) == 1
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "exists" in errors[0] and "--overwrite" in errors[0]
+    assert (out / "a.png").read_bytes() == b"an unrelated older file"
+
+    assert _upscale(tiny_weights, *argv, "--overwrite") == 0
+    (backup,) = out.glob("a.png.backup-*")
+    assert backup.read_bytes() == b"an unrelated older file"
+    assert Image.open(out / "a.png").size == (16, 16)
+
+
+def test_upscale__failed_overwrite_puts_the_old_file_back(
+    tmp_path, tiny_weights, capsys, monkeypatch
+):
+    import sr.cli
+
+    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    out = tmp_path / "b.png"
+    out.write_bytes(b"old result")
+
+    def fail_to_write(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sr.cli, "upscale_file", fail_to_write)
+    argv = [str(tmp_path / "a.png"), "-o", str(out), "--scale", "2", "--overwrite"]
+    assert _upscale(tiny_weights, *argv) == 1
+    assert out.read_bytes() == b"old result" and not list(tmp_path.glob("b.png.backup-*"))
