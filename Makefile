@@ -21,6 +21,7 @@ weights: install
 demo: install weights
 	$(MAKE) sample
 	$(BIN)/python -c "import skimage.data, PIL.Image as I; I.fromarray(skimage.data.astronaut()).resize((128, 128)).save('$(DEMO)/astronaut.png')"
+	rm -f $(DEMO)/astronaut_x3.7.png  # the demo's own output from an earlier run
 	$(BIN)/sr upscale $(DEMO)/astronaut.png -o $(DEMO)/astronaut_x3.7.png --scale 3.7
 	@echo "Sample workspace: $(DEMO)/workspace; upscaled $(DEMO)/astronaut.png -> $(DEMO)/astronaut_x3.7.png"
 	@echo "Starting the studio on http://localhost:8501 (Ctrl-C stops it)"

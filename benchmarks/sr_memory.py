@@ -73,7 +73,7 @@ def main() -> None:
                 Image.fromarray(skimage.data.astronaut()).resize((width, height), Image.BICUBIC)
             )
             Image.fromarray(pixels).save(src)
-            out = Path(tmp) / f"out.{args.format}"
+            out = Path(tmp) / f"out{width}x{height}.{args.format}"  # a new file per size
             start = time.perf_counter()
             rss = peak_rss_mb(
                 [
