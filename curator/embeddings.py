@@ -117,6 +117,7 @@ def embed_images(ws: Workspace, *, progress: Progress | None = None) -> int:
 
 
 def _images_to_embed(ws: Workspace) -> list:
+    """Rows (id, content hash, store path) of images without an embedding for the encoder."""
     model = workspace_encoder(ws)
     conn = ws.connect()
     try:
@@ -131,17 +132,9 @@ def _images_to_embed(ws: Workspace) -> list:
 
 def _embed_images(ws: Workspace, progress: Progress | None) -> int:
     model = workspace_encoder(ws)
-    conn = ws.connect()
-    try:
-        todo = conn.execute(
-            "SELECT id, content_hash, store_path FROM images WHERE content_hash NOT IN"
-            " (SELECT content_hash FROM embeddings WHERE model = ?) ORDER BY id",
-            (model,),
-        ).fetchall()
-    finally:
-        conn.close()
+    todo = _images_to_embed(ws)  # again, under the lock: another writer may have done some
     if not todo:
-        return 0  # cached: nothing is loaded
+        return 0
     encoder = get_encoder(ws)
     array = _array(ws, model, encoder.dim, "image")
     batch_size = max(1, ws.config.embedding.batch_size)
