@@ -183,7 +183,8 @@ class Trainer:
                 raise TrainError(f"{display_path(data)}: no such folder")
             if list_checkpoints(self.run):
                 raise TrainError(f"{self.run}: already has checkpoints; use --resume {self.run}")
-            if self.run.is_dir() and any(self.run.iterdir()):  # never replace files in it
+            # never replace files in it; rank 0 alone asks (the others see the files it writes)
+            if self.info.is_main and self.run.is_dir() and any(self.run.iterdir()):
                 raise TrainError(f"{self.run}: exists and is not empty (a new run needs a new one)")
             if self.run.exists() and not self.run.is_dir():
                 raise TrainError(f"{self.run}: exists and is not a folder")
