@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import cv2
@@ -20,7 +21,9 @@ from sr.image_files import (
 )
 
 
+@functools.cache
 def _srgb_icc() -> bytes:
+    """One sRGB profile per test run: lcms stamps the creation time into each one it makes."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
