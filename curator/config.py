@@ -10,7 +10,7 @@ import yaml
 
 from curator.errors import CuratorError
 from sr.atomic import write_atomic
-from sr.training.config import ConfigError, from_dict
+from sr.config_io import ConfigError, from_dict, read_mapping
 
 CONFIG_NAME = "curator.yaml"
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
@@ -85,7 +85,7 @@ def config_to_dict(config: WorkspaceConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> WorkspaceConfig:
     """Build a config from a nested dict; unknown keys are an error, missing keys take defaults."""
-    # The trainer's reader already checks unknown keys, mappings and value types per field.
+    # The shared reader checks unknown keys, mappings and value types per field.
     try:
         return from_dict(WorkspaceConfig, data)
     except ConfigError as exc:
@@ -95,11 +95,9 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> Workspa
 def load_config(path: Path) -> WorkspaceConfig:
     """Read ``curator.yaml``."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CuratorError(f"{path}: cannot read config ({exc})") from None
-    if not isinstance(data, dict):
-        raise CuratorError(f"{path}: config must be a mapping")
+        data = read_mapping(path)
+    except ConfigError as exc:
+        raise CuratorError(str(exc)) from None
     return config_from_dict(data, source=str(path))
 
 

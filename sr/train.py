@@ -15,8 +15,9 @@ from sr.cli_boundary import (
     is_environment_error,
     os_error_line,
 )
+from sr.config_io import ConfigError
 from sr.options import int_option, positive_int
-from sr.training.config import MAX_SEED, ConfigError, load_config, with_overrides
+from sr.training.config import MAX_SEED, load_config, with_overrides
 from sr.training.recipes import resolve_config
 
 

@@ -9,45 +9,16 @@ per epoch.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sr.config_io import ConfigError, check_ranges, from_dict, read_mapping, to_dict
 from sr.models.liif import LIIFConfig
-from sr.options import check_range
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
-
-
-class ConfigError(ValueError):
-    """A config file or value is invalid; the message names the key."""
-
-
-def _check_ranges(config: Any, limits: dict[str, dict[str, Any]], where: str = "") -> None:
-    """Raise a ConfigError naming the first field outside its limits (``check_range`` keywords).
-
-    A tuple field must be non-empty and every item within the limits; ``None`` is left alone.
-    ``below_one`` asks for a value < 1 (Adam's betas, decays, fractions of a whole).
-    """
-    for name, rule in limits.items():
-        value = getattr(config, name)
-        if value is None:
-            continue
-        items = value if isinstance(value, tuple) else (value,)
-        if not items:
-            raise ConfigError(f"{where}{name}: must not be empty")
-        rule = dict(rule)
-        below_one = rule.pop("below_one", False)
-        for item in items:
-            problem = check_range(item, **rule)
-            if problem is None and below_one and item >= 1:
-                problem = "must be < 1"
-            if problem:
-                raise ConfigError(f"{where}{name}: {problem}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +39,7 @@ class DataConfig:
     replay_fraction: float = 0.0  # share of each batch drawn from ``replay``
 
     def __post_init__(self) -> None:
-        _check_ranges(
+        check_ranges(
             self,
             {
                 "lr_patch": {"minimum": 1},
@@ -112,7 +83,7 @@ class OptimConfig:
     lr_min: float = 0.0  # cosine: the LR reached at the last step
 
     def __post_init__(self) -> None:
-        _check_ranges(
+        check_ranges(
             self,
             {
                 "batch_size": {"minimum": 1},
@@ -145,7 +116,7 @@ class SamplerConfig:
     curriculum_start_scale_max: float = 2.0
 
     def __post_init__(self) -> None:
-        _check_ranges(
+        check_ranges(
             self,
             {
                 "patch_sizes": {"minimum": 1},
@@ -171,7 +142,7 @@ class DualAugConfig:
     reject_mode: str = "drop"  # "drop" or "replace" (count the basic twin twice)
 
     def __post_init__(self) -> None:
-        _check_ranges(
+        check_ranges(
             self,
             {
                 "heavy_fraction": {"minimum": 0, "maximum": 1},
@@ -199,7 +170,7 @@ class ValConfig:
     select_scale: float | None = None  # best.safetensors by this scale's PSNR; None: the mean
 
     def __post_init__(self) -> None:
-        _check_ranges(
+        check_ranges(
             self,
             {
                 "every": {"minimum": 1},
@@ -238,7 +209,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
             raise ConfigError(f"init: expected 'official' or 'none', got {self.init!r}")
-        _check_ranges(
+        check_ranges(
             self,
             {
                 "seed": {"minimum": 0, "maximum": MAX_SEED},
@@ -250,7 +221,7 @@ class TrainConfig:
             },
         )
         # LIIFConfig belongs to the model; its sizes are checked here, where configs are read.
-        _check_ranges(
+        check_ranges(
             self.model,
             {
                 "n_resblocks": {"minimum": 0},
@@ -270,90 +241,11 @@ class TrainConfig:
         return round(self.max_patch() * self.data.scale_max)
 
 
-def to_dict(config: Any) -> dict:
-    """Plain nested dict (tuples as lists) for YAML."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(config)
-
-
-def from_dict(cls: type, data: dict | None, where: str = "") -> Any:
-    """Build dataclass ``cls`` from a nested dict; unknown keys are an error naming the key."""
-    data = dict(data or {})
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)}")
-    kwargs = {}
-    for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, f"{where}{name}")
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:  # a field's own check: prefix the section (``data.``)
-        raise ConfigError(f"{where}{exc}") from exc
-    except TypeError as exc:
-        raise ConfigError(f"{where or 'config'}: {exc}") from exc
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping")
-        return from_dict(hint, value, where + ".")
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-        return _coerce(hint, value, where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list")
-        item = typing.get_args(hint)[0]
-        return tuple(_coerce(item, v, where) for v in value)
-    if hint is float:
-        number = _as_float(value)
-        if number is None:
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return number
-    if hint in (int, str, bool) and not isinstance(value, hint):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
-    if hint is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected int, got {value!r}")
-    return value
-
-
-def _as_float(value: Any) -> float | None:
-    """A YAML number as a float, also ``1e-4`` (which YAML 1.1 reads as a string); else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def load_config(path: Path | None) -> TrainConfig:
     """The paper defaults, overridden by a YAML file if given."""
     if path is None:
         return TrainConfig()
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = read_mapping(path)
     try:
         return from_dict(TrainConfig, data)
     except ConfigError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sr.training.config import ConfigError
+from sr.config_io import ConfigError
 
 CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 

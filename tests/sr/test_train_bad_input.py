@@ -13,9 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 import sr.weights
+from sr.config_io import ConfigError
 from sr.train import main as train_main
 from sr.training.checkpoint import list_checkpoints, load_checkpoint
-from sr.training.config import ConfigError, ValConfig, dump_config, load_config
+from sr.training.config import ValConfig, dump_config, load_config
 from sr.training.data import split_images
 from sr.training.loop import Trainer
 from tests.faults import read_only

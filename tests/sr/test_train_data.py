@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sr.training.config import ConfigError, TrainConfig, dump_config, load_config
+from sr.config_io import ConfigError
+from sr.training.config import TrainConfig, dump_config, load_config
 from sr.training.data import load_images, split_images
 
 

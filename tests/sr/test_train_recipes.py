@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sr.training.config import ConfigError, load_config
+from sr.config_io import ConfigError
+from sr.training.config import load_config
 from sr.training.recipes import CONFIGS_DIR, list_recipes, resolve_config
 
 
