@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from sr.models.liif import LIIFConfig
+from sr.run_layout import VAL_LOG
 from sr.training.config import DataConfig, OptimConfig, SamplerConfig, TrainConfig, ValConfig
 from sr.training.distributed import ProcessInfo
 from sr.training.logs import CsvLog
@@ -62,7 +63,7 @@ def main() -> None:
             trainer.fit(on_step=lambda _s, acc=stamps: acc.append(time.perf_counter()))
             # the last step also ran the final validation: time the steps before it only
             train_s = (stamps[-2] - stamps[0]) * args.steps / (args.steps - 1)
-            val = CsvLog(trainer.run / "val.csv", []).rows()[-1]
+            val = CsvLog(trainer.run / VAL_LOG, []).rows()[-1]
             patches = sum(plan.plan(s).per_rank for s in range(args.steps))
             lr_px = sum(
                 plan.plan(s).per_rank * plan.plan(s).lr_patch ** 2 for s in range(args.steps)

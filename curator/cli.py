@@ -277,7 +277,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     with progress_bar("sample") as progress:
         ws = build_sample(args.workspace, encoder=args.encoder, progress=progress)
-    png = save_map_png(ws, ws.root / "map.png", color_by="status", thumbnails=True)
+    png = save_map_png(ws, ws.map_png, color_by="status", thumbnails=True)
     counts = summary(ws)
     print(
         f"sample workspace {ws.root}: {counts['total']} images "

@@ -68,7 +68,7 @@ def check_png_target(ws: Workspace, path: Path) -> None:
     """A map picture is a ``.png`` outside the workspace's own data (``WS/map.png`` is fine)."""
     if path.suffix.lower() != ".png":
         raise CuratorError(f"{path}: the map picture must be a .png file")
-    if os.path.realpath(path) == os.path.realpath(ws.root / "map.png"):
+    if os.path.realpath(path) == os.path.realpath(ws.map_png):
         return
     try:
         check_target(path, protected=[ws.root], what="map picture")

@@ -24,47 +24,25 @@ from curator.config import (
 )
 from curator.errors import CuratorError
 from curator.schema import SCHEMA_VERSION, migrate, schema_version
+from curator.workspace_layout import WorkspaceLayout
 
 CATALOG_NAME = "catalog.sqlite"
 
 
 @dataclass(frozen=True)
-class Workspace:
-    """Paths and config of one workspace; ``connect()`` opens its catalog."""
+class Workspace(WorkspaceLayout):
+    """Paths and config of one workspace; ``connect()`` opens its catalog.
 
-    root: Path
+    Its folders (``store_dir``, ``exports_dir``, ...) come from ``WorkspaceLayout``, which the
+    studio also builds from a bare root without opening the catalog.
+    """
+
     config: WorkspaceConfig
     readonly: bool = False  # on read-only media or without write permission: reading only
 
     @property
     def db_path(self) -> Path:
         return self.root / CATALOG_NAME
-
-    @property
-    def store_dir(self) -> Path:
-        return self.root / "store"
-
-    @property
-    def embeddings_dir(self) -> Path:
-        return self.root / "embeddings"
-
-    @property
-    def map_dir(self) -> Path:
-        return self.root / "map"
-
-    @property
-    def thumbs_dir(self) -> Path:
-        return self.root / "thumbs"
-
-    @property
-    def exports_dir(self) -> Path:
-        """Where the studio puts exports: the one folder inside a workspace an export may use."""
-        return self.root / "exports"
-
-    @property
-    def runs_dir(self) -> Path:
-        """Where the studio puts training runs."""
-        return self.root / "runs"
 
     def connect(self) -> sqlite3.Connection:
         """A new connection (WAL, foreign keys on, rows as ``sqlite3.Row``)."""

@@ -3,8 +3,9 @@
 ``curator export`` writes ``OUT/lineage.json`` (the catalog state the export came from: last
 event id, a digest of the accepted ids, the rejections and their reasons). ``sr train`` copies
 the lineage of the folder it trains on into ``RUN/run.json``, so a run keeps it even if the export
-is deleted; ``sr eval --json`` reports it for any checkpoint of a run. This module owns the file
-names; ``curator`` writes through ``write_export_lineage``.
+is deleted; ``sr eval --json`` reports it for any checkpoint of a run. This module owns the export
+file's name (the run folder's names are ``sr.run_layout``'s); ``curator`` writes through
+``write_export_lineage``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import json
 from pathlib import Path
 
 from sr.atomic import write_atomic
+from sr.run_layout import RUN_FILE, run_of_checkpoint
 
 EXPORT_LINEAGE = "lineage.json"  # in an export folder
-RUN_FILE = "run.json"  # in a run folder: {"data": ..., "data_lineage": ...}
 
 
 def write_export_lineage(folder: Path, lineage: dict) -> Path:
@@ -36,8 +37,8 @@ def run_folder_of(weights: str | Path) -> Path | None:
     path = Path(weights)
     if path.is_dir():
         return path if (path / RUN_FILE).is_file() else None
-    run = path.parent.parent
-    return run if path.parent.name == "checkpoints" and (run / RUN_FILE).is_file() else None
+    run = run_of_checkpoint(path)
+    return run if run is not None and (run / RUN_FILE).is_file() else None
 
 
 def model_lineage(weights: str | Path) -> dict | None:

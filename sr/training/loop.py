@@ -18,8 +18,9 @@ from tqdm import tqdm
 
 from sr.atomic import write_atomic
 from sr.cli_boundary import display_path
-from sr.lineage import RUN_FILE, read_export_lineage
+from sr.lineage import read_export_lineage
 from sr.models.liif import LIIF, LIIFConfig
+from sr.run_layout import CONFIG_FILE, RUN_FILE, TRAIN_LOG, VAL_LOG
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.checkpoint import (
     list_checkpoints,
@@ -152,8 +153,8 @@ class Trainer:
         self.stats = LossStatistics(cfg.dualaug.ema_decay)
         self.best = float("-inf")
         self.start = 0
-        self.train_log = CsvLog(self.run / "log.csv", TRAIN_COLUMNS)
-        self.val_log = CsvLog(self.run / "val.csv", _val_columns(cfg))
+        self.train_log = CsvLog(self.run / TRAIN_LOG, TRAIN_COLUMNS)
+        self.val_log = CsvLog(self.run / VAL_LOG, _val_columns(cfg))
         if resume:
             self._restore()
 
@@ -172,8 +173,8 @@ class Trainer:
         run_file = self.run / RUN_FILE
         if resume:
             if not run_file.exists():
-                raise TrainError(f"{self.run}: not a training run (no run.json)")
-            saved = load_config(self.run / "config.yaml")
+                raise TrainError(f"{self.run}: not a training run (no {RUN_FILE})")
+            saved = load_config(self.run / CONFIG_FILE)
             config = replace(saved, max_steps=config.max_steps or saved.max_steps)
             self._data = _saved_data(run_file) if data is None else data
         else:
@@ -199,7 +200,7 @@ class Trainer:
             self._data = data
         if self.info.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.run / "config.yaml", dump_config(config).encode())
+            write_atomic(self.run / CONFIG_FILE, dump_config(config).encode())
             # the data's lineage is copied in: the run keeps it if the export goes away
             saved = {"data": str(self._data.resolve())}
             if not resume:

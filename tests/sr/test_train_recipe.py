@@ -14,8 +14,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 import sr.training.loop
+from sr.run_layout import checkpoint_dir
 from sr.train import main as train_main
-from sr.training.checkpoint import checkpoint_dir, list_checkpoints, load_checkpoint
+from sr.training.checkpoint import list_checkpoints, load_checkpoint
 from sr.training.config import OptimConfig, ValConfig, dump_config, load_config
 from sr.training.logs import CsvLog
 from sr.training.loop import TRAIN_COLUMNS, Trainer
