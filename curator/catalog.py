@@ -1,8 +1,10 @@
-"""Read access to the catalog: image records, counts, filters."""
+"""Read access to the catalog: image records, counts, filters; where each image came from."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,55 @@ from curator.workspace import Workspace
 
 SOURCES = ("original", "generated", "augmented")
 STATUSES = ("pending", "accepted", "rejected")
+PROVENANCE_COLUMNS = (
+    "source", "round", "parent_id", "prompt_id", "seed", "generator_model", "generator_settings",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an image came from (all but ``source`` stay empty for originals)."""
+
+    source: str = "original"
+    round: int = 0
+    parent_id: int | None = None
+    prompt_id: int | None = None
+    seed: int | None = None
+    generator_model: str | None = None
+    generator_settings: dict | None = None
+
+    def column_values(self) -> tuple:
+        """The values of ``PROVENANCE_COLUMNS``, in that order (settings as sorted JSON)."""
+        settings = self.generator_settings
+        return (
+            self.source,
+            self.round,
+            self.parent_id,
+            self.prompt_id,
+            self.seed,
+            self.generator_model,
+            json.dumps(settings, sort_keys=True) if settings is not None else None,
+        )
+
+
+def set_provenance(ws: Workspace, image_ids: Iterable[int], provenance: Provenance) -> None:
+    """Record ``provenance`` for images already in the catalog, in one transaction.
+
+    New images get theirs from ``curator.ingest.add_image``; this is for images whose origin is
+    known only after they were ingested (pictures generated elsewhere, then ingested as files).
+    """
+    if provenance.source not in SOURCES:
+        raise CuratorError(f"unknown source {provenance.source!r} (one of {', '.join(SOURCES)})")
+    ids = list(dict.fromkeys(image_ids))
+    assignments = ", ".join(f"{c} = ?" for c in PROVENANCE_COLUMNS)
+    with ws.transaction() as conn:
+        for image_id in ids:
+            cursor = conn.execute(
+                f"UPDATE images SET {assignments} WHERE id = ?",
+                (*provenance.column_values(), image_id),
+            )
+            if cursor.rowcount == 0:
+                raise CuratorError(f"no image with id {image_id}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import tempfile
 import warnings
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from curator.catalog import PROVENANCE_COLUMNS, Provenance
 from curator.config import IngestConfig
 from curator.events import log_event
 from curator.quality import Flag, dhash, hamming_to_many, image_flags, jpeg_flags
@@ -51,19 +51,6 @@ class IngestReport:
     duplicates: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where an image came from (all but ``source`` stay empty for originals)."""
-
-    source: str = "original"
-    round: int = 0
-    parent_id: int | None = None
-    prompt_id: int | None = None
-    seed: int | None = None
-    generator_model: str | None = None
-    generator_settings: dict | None = None
 
 
 class RefusedImage(Exception):
@@ -190,8 +177,8 @@ def add_image(
             flags.append(near)
         cursor = conn.execute(
             "INSERT INTO images (content_hash, store_path, original_name, width, height, mode,"
-            " bit_depth, has_alpha, has_icc, format, source, round, parent_id, prompt_id, seed,"
-            " generator_model, generator_settings, status, phash, created_at)"
+            f" bit_depth, has_alpha, has_icc, format, {', '.join(PROVENANCE_COLUMNS)},"
+            " status, phash, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
             " ON CONFLICT (content_hash) DO NOTHING",
             (
@@ -205,15 +192,7 @@ def add_image(
                 int(decoded.alpha is not None),
                 int(decoded.icc_profile is not None),
                 decoded.format,
-                provenance.source,
-                provenance.round,
-                provenance.parent_id,
-                provenance.prompt_id,
-                provenance.seed,
-                provenance.generator_model,
-                json.dumps(provenance.generator_settings, sort_keys=True)
-                if provenance.generator_settings is not None
-                else None,
+                *provenance.column_values(),
                 f"{phash:016x}",
                 now_iso(),
             ),

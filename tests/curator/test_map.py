@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from curator.catalog import Provenance, set_provenance
 from curator.embeddings import embed_images
 from curator.map_plot import save_map_png
 from curator.placement import centre, place_by_similarity
@@ -33,10 +34,7 @@ def test_update_map__stable_across_rounds_and_refit(
 ) -> None:
     before = _coords(mapped_ws)
     new_ids = ingest_set(mapped_ws, tmp_path / "round1", 4, start=100)
-    conn = mapped_ws.connect()
-    conn.execute(f"UPDATE images SET round = 1 WHERE id IN ({','.join(map(str, new_ids))})")
-    conn.commit()
-    conn.close()
+    set_provenance(mapped_ws, new_ids, Provenance(round=1))
     embed_images(mapped_ws)
     report = update_map(mapped_ws)
     assert not report.fitted and report.images_placed == 4
@@ -127,10 +125,7 @@ def test_update_map__fallback_prompt_at_centroid_of_own_images(tmp_path: Path, i
     ws = init_workspace(tmp_path / "ws", encoder="efficientnet-lite0")
     ids = ingest_set(ws, tmp_path / "in", 6)
     p1, p2 = add_prompt(ws, "cats"), add_prompt(ws, "never used")
-    conn = ws.connect()
-    conn.execute(f"UPDATE images SET prompt_id = {p1} WHERE id IN ({ids[0]}, {ids[1]}, {ids[2]})")
-    conn.commit()
-    conn.close()
+    set_provenance(ws, ids[:3], Provenance(prompt_id=p1))
     embed_images(ws)
     report = update_map(ws)
     assert report.prompts_placed == 1

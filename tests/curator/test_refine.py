@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import curator.embeddings as embeddings
+from curator.catalog import Provenance, set_provenance
 from curator.curation import accept, reject
 from curator.errors import CuratorError
 from curator.ingest import ingest_paths
@@ -64,10 +65,7 @@ def toy_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Workspace, 
             img = img + rng.normal(0, 25, img.shape).astype(np.int16)
         save(tmp_path / "in" / f"{k:02d}.png", np.clip(img, 0, 255).astype(np.uint8))
     ids = ingest_paths(ws, [tmp_path / "in"]).added
-    conn = ws.connect()
-    conn.execute("UPDATE images SET source = 'generated', round = 1, prompt_id = ?", (prompt,))
-    conn.commit()
-    conn.close()
+    set_provenance(ws, ids, Provenance(source="generated", round=1, prompt_id=prompt))
     accept(ws, ids[:6])
     reject(ws, ids[6:])
     return ws, prompt
