@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from curator.catalog import list_images
-from curator.shared_map import filter_points, map_points
+from curator.catalog import Provenance, list_images, set_provenance
+from curator.curation import accept, reject
+from curator.prompts import add_prompt
+from curator.shared_map import filter_points, map_points, update_map
 from curator.studio.map_page import build_figure, selected_image_ids
 
 
@@ -21,6 +24,20 @@ def _page():
 
 def _statuses(ws) -> dict[int, str]:
     return {r.id: r.status for r in list_images(ws)}
+
+
+@pytest.fixture
+def prompted_ws(mapped_ws):
+    """The four-picture workspace with two prompts on the map and all three statuses."""
+    ids = sorted(_statuses(mapped_ws))
+    for k, text in enumerate(("a cat on a sofa", "a rocket at dawn")):
+        prompt = add_prompt(mapped_ws, text)
+        made = Provenance(source="generated", round=1, prompt_id=prompt, seed=k)
+        set_provenance(mapped_ws, ids[2 * k : 2 * k + 2], made)
+    update_map(mapped_ws)  # places each prompt at the centroid of its images
+    accept(mapped_ws, [ids[0]])
+    reject(mapped_ws, [ids[1]], reason="blurry")
+    return mapped_ws
 
 
 def test_map_page__reject_exactly_the_selection_then_undo(mapped_ws):
@@ -89,22 +106,25 @@ def test_build_figure__every_point_once_with_its_id(mapped_ws):
     assert carried == sorted(p.id for p in points if p.kind == "image")
 
 
-def test_build_figure__status_colours_prompts_flagged_and_view_kept(mapped_ws):
+def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws):
     from curator.map_plot import STATUS_COLORS
 
-    points = map_points(mapped_ws)
+    points = map_points(prompted_ws)
     images = [p for p in points if p.kind == "image"]
     prompts = [p for p in points if p.kind == "prompt"]
+    assert len(prompts) == 2 and {p.status for p in images} == {"pending", "accepted", "rejected"}
     fig = build_figure(images, prompts, "status")
     by_name = {trace.name: trace for trace in fig.data}
-    for status in {p.status for p in images}:
+    assert set(by_name) == {"pending", "accepted", "rejected", "prompts"}
+    for status in ("pending", "accepted", "rejected"):
         assert by_name[status].marker.color == STATUS_COLORS[status]
-        assert all(int(row[1]) == 0 for row in by_name[status].customdata)
-    if prompts:
-        assert sorted(int(r[0]) for r in by_name["prompts"].customdata) == sorted(
-            p.id for p in prompts
+        assert sorted(int(row[0]) for row in by_name[status].customdata) == sorted(
+            p.id for p in images if p.status == status
         )
-        assert all(int(row[1]) == 1 for row in by_name["prompts"].customdata)
+        assert all(int(row[1]) == 0 for row in by_name[status].customdata)
+    assert sorted(int(r[0]) for r in by_name["prompts"].customdata) == sorted(p.id for p in prompts)
+    assert all(int(row[1]) == 1 for row in by_name["prompts"].customdata)
+    assert by_name["prompts"].marker.symbol == "star"
     # zoom survives reruns and the lasso is the default tool
     assert fig.layout.uirevision == "map" and fig.layout.dragmode == "lasso"
 

@@ -10,7 +10,7 @@ import pytest
 from curator.catalog import list_images
 from curator.curation import accept, reject
 from curator.errors import CuratorError
-from curator.export import export_dataset, split_score
+from curator.export import assign_splits, export_dataset, split_score
 from curator.store import image_path
 from curator.workspace import Workspace
 
@@ -46,14 +46,32 @@ def test_export_dataset__imagefolder_layout(mapped_ws: Workspace, tmp_path: Path
         assert files == {r["file_name"] for r in split_rows}  # every file listed, nothing else
         for r in split_rows:
             assert set(r) == COLUMNS and r["split"] == split and r["source"] == "original"
+            # 7 of the 20 hash below 0.25 (seed 7): the minimum of one never applies here
             expected = "validation" if split_score(r["content_hash"], 7) < 0.25 else "train"
-            assert split == expected or report.counts["validation"] == 1
+            assert split == expected
             stored = image_path(
                 mapped_ws, next(x for x in list_images(mapped_ws) if x.id == r["image_id"])
             )
             assert (out / split / r["file_name"]).read_bytes() == stored.read_bytes()
     card = (out / "README.md").read_text()
     assert f"| train | {report.counts['train']} |" in card and "| train | original |" in card
+
+
+def test_export_dataset__minimum_of_one_validation_image(
+    mapped_ws: Workspace, tmp_path: Path
+) -> None:
+    records = list_images(mapped_ws)[:3]
+    accept(mapped_ws, [r.id for r in records])
+    scores = {r.id: split_score(r.content_hash, 0) for r in records}
+    assert min(scores.values()) >= 0.1  # the hash alone would leave validation empty
+    report = export_dataset(mapped_ws, tmp_path / "out", val_fraction=0.1, seed=0)
+    rows = _read(tmp_path / "out")
+    assert report.counts == {"train": 2, "validation": 1}
+    assert [r["image_id"] for r in rows["validation"]] == [min(scores, key=scores.get)]
+    assert {r["image_id"] for r in rows["train"]} == set(scores) - {min(scores, key=scores.get)}
+    none = export_dataset(mapped_ws, tmp_path / "none", val_fraction=0.0, seed=0)
+    assert none.counts["validation"] == 0  # asking for no validation gets none
+    assert assign_splits(records[:1], 0.1, 0) == {records[0].id: "train"}  # one image: train
 
 
 def test_export_dataset__deterministic_and_stable(mapped_ws: Workspace, tmp_path: Path) -> None:
