@@ -51,6 +51,13 @@ def hr_dir(set_dir: Path) -> Path:
     return set_dir / "HR" if (set_dir / "HR").is_dir() else set_dir
 
 
+def find_sets(root: Path) -> list[Path]:
+    """The EDSR-layout sets (folders with ``HR/``) directly under ``root``, sorted by name."""
+    if not Path(root).is_dir():
+        return []
+    return sorted(p for p in Path(root).iterdir() if (p / "HR").is_dir())
+
+
 def hr_files(set_dir: Path) -> list[Path]:
     """The HR images of a set, sorted by name."""
     folder = hr_dir(set_dir)

@@ -36,7 +36,7 @@ from sr.upscale import (
     plan_outputs,
     upscale_file,
 )
-from sr.weights import WeightsError, fetch_official, load_model
+from sr.weights import WeightsError, fetch_official, load_model, resolve_weights
 
 T = TypeVar("T")
 MAX_EVAL_SCALE = 64
@@ -139,29 +139,67 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """PSNR of a model on a benchmark set."""
-    from sr.evaluate import evaluate_set
+    """PSNR of each model on each set at each scale (one process: each model loads once)."""
+    from sr.evaluate import EvalResult, evaluate_matrix
+    from sr.lineage import model_lineage
 
-    scale = args.scale
-    model = load_model(args.weights, device=args.device)
+    specs, scales = args.weights, args.scale
+    for spec in specs:  # a typo fails now, not after the first model's hour of evaluation
+        resolve_weights(spec)
+    matrix = len(specs) * len(args.set_dir) * len(scales) > 1
     show = not args.json and not args.quiet
+    failed: list[str] = []
 
     def report(name: str, value: float) -> None:
         if show:
-            print(f"  {name:<16} {value:8.4f} dB")
+            print(f"  {name:<16} {value:8.4f} dB", flush=True)
+
+    def done(result: EvalResult) -> None:
+        if args.json:  # one object per line: scripts can read results as they come
+            print(json.dumps({**result.to_dict(), "lineage": model_lineage(result.weights)}))
+        elif not args.quiet or not matrix:
+            print(
+                f"{result.set} x{result.scale:g}: PSNR {result.psnr:.4f} dB "
+                f"(Y, shave {result.shave}, {result.images} images"
+                + (f", weights {result.weights})" if len(specs) > 1 else ")"),
+                flush=True,
+            )
+
+    def skipped(spec: str, exc: Exception) -> None:
+        if len(specs) == 1:
+            raise exc  # nothing else to show: the usual one line and exit code
+        failed.append(spec)
+        print(f"error: {spec}: {exc}", file=sys.stderr)
 
     # A missing or empty set raises FileNotFoundError: one line and exit code 2 from main.
-    result = evaluate_set(model, Path(args.set_dir), scale, _settings(args), on_image=report)
-    if args.json:
-        from sr.lineage import model_lineage
+    results = evaluate_matrix(
+        specs,
+        [Path(folder) for folder in args.set_dir],
+        scales,
+        load=lambda spec: load_model(spec, device=args.device),
+        settings=_settings(args),
+        on_result=done,
+        on_error=skipped,
+        on_image=report if not matrix else None,
+    )
+    if matrix and show:
+        print()
+        print(_results_table(results))
+    return EXIT_PARTIAL if failed else EXIT_OK
 
-        print(json.dumps({**result.to_dict(), "lineage": model_lineage(args.weights)}))
-    else:
-        print(
-            f"{result.set} x{scale:g}: PSNR {result.psnr:.4f} dB "
-            f"(Y, shave {result.shave}, {result.images} images)"
-        )
-    return 0
+
+def _results_table(results: list) -> str:
+    """Weights × set rows, one PSNR column per scale (Markdown, as the README's tables)."""
+    scales = sorted({r.scale for r in results})
+    head = "| weights | set | " + " | ".join(f"x{s:g}" for s in scales) + " |"
+    lines = [head, "|---|---|" + "---|" * len(scales)]
+    cells: dict[tuple[str, str], dict[float, float]] = {}
+    for r in results:
+        cells.setdefault((r.weights, r.set), {})[r.scale] = r.psnr
+    for (weights, name), row in cells.items():
+        values = " | ".join(f"{row[s]:.4f}" if s in row else "" for s in scales)
+        lines.append(f"| {weights} | {name} | {values} |")
+    return "\n".join(lines)
 
 
 def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -177,10 +215,18 @@ def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--weights", default="official", help="'official', a .safetensors file or a run folder"
-    )
+def _add_model_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    if several:
+        parser.add_argument(
+            "--weights",
+            nargs="+",
+            default=["official"],
+            help="one or more of: 'official', a .safetensors file, a run folder",
+        )
+    else:
+        parser.add_argument(
+            "--weights", default="official", help="'official', a .safetensors file or a run folder"
+        )
     parser.add_argument(
         "--device", default="cpu", type=device_option, help="torch device, e.g. cpu or cuda"
     )
@@ -245,22 +291,29 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_upscale)
 
     ev = sub.add_parser(
-        "eval", help="PSNR on a benchmark set or a folder of HR images (LR made by bicubic)"
+        "eval",
+        help="PSNR on benchmark sets or folders of HR images (LR made by bicubic), "
+        "for one or several models and scales",
     )
     ev.add_argument(
-        "set_dir", help="an EDSR-layout set (HR/, LR_bicubic/X{s}/) or a plain folder of HR images"
+        "set_dir",
+        nargs="+",
+        help="EDSR-layout sets (HR/, LR_bicubic/X{s}/) or plain folders of HR images",
     )
     # Finite and ≥ 1 (an upscaler); ≤ 64 because beyond that the LR image of a benchmark picture
     # (~500 px) is under 8 px wide, and a huge scale would crop the HR image to nothing.
     ev.add_argument(
         "--scale",
         required=True,
+        nargs="+",
         type=float_option(minimum=1, maximum=MAX_EVAL_SCALE),
-        help=f"upscaling factor, e.g. 2, 4 or 6 (1 to {MAX_EVAL_SCALE})",
+        help=f"upscaling factors, e.g. 2 3 4 6 (each 1 to {MAX_EVAL_SCALE})",
     )
-    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument(
+        "--json", action="store_true", help="print one JSON object per model × set × scale"
+    )
     ev.add_argument("--quiet", action="store_true")
-    _add_model_options(ev)
+    _add_model_options(ev, several=True)
     ev.set_defaults(func=cmd_eval)
 
     from sr.train import add_train_arguments, run_train

@@ -1,13 +1,13 @@
-"""``sr eval``: PSNR of a model on a benchmark set, with the LIIF paper's protocol."""
+"""``sr eval``: PSNR of models on benchmark sets and scales, with the LIIF paper's protocol."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sr.benchmark_sets import iter_pairs
+from sr.benchmark_sets import hr_files, iter_pairs
 from sr.inference import TileSettings, upscale_tensor
 from sr.metrics import psnr
 from sr.models.liif import LIIF
@@ -23,6 +23,7 @@ class EvalResult:
     images: int
     shave: int
     per_image: dict[str, float] = field(default_factory=dict)
+    weights: str = ""  # what ``sr eval --weights`` was given (``official``, a file, a run)
 
     def to_dict(self) -> dict:
         """Plain dict for JSON output."""
@@ -51,3 +52,40 @@ def evaluate_set(
             on_image(pair.name, per_image[pair.name])
     mean = sum(per_image.values()) / len(per_image)
     return EvalResult(Path(set_dir).name, scale, mean, len(per_image), shave, per_image)
+
+
+def evaluate_matrix(
+    specs: Sequence[str],
+    sets: Sequence[Path],
+    scales: Sequence[float],
+    load: Callable[[str], LIIF],
+    settings: TileSettings = TileSettings(),
+    on_result: Callable[[EvalResult], None] | None = None,
+    on_error: Callable[[str, Exception], None] | None = None,
+    on_image: Callable[[str, float], None] | None = None,
+) -> list[EvalResult]:
+    """Every checkpoint × set × scale, each model loaded once (``load(spec)``).
+
+    Every set is checked before any model runs, so a typo fails in seconds, not after an hour.
+    A checkpoint that ``load`` cannot build goes to ``on_error`` (re-raised without one) and the
+    others still run.
+    """
+    for folder in sets:
+        hr_files(folder)  # FileNotFoundError naming the folder
+    results = []
+    for spec in specs:
+        try:
+            model = load(spec)
+        except Exception as exc:  # one bad checkpoint must not hide the others' results
+            if on_error is None:
+                raise
+            on_error(spec, exc)
+            continue
+        for folder in sets:
+            for scale in scales:
+                result = evaluate_set(model, Path(folder), scale, settings, on_image=on_image)
+                result.weights = str(spec)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+    return results

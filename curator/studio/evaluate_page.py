@@ -12,15 +12,9 @@ import streamlit as st
 from curator.studio.feedback import show_error
 from curator.studio.models import OFFICIAL, cached_model, model_choices, model_label
 from curator.studio.state import benchmarks_root
-from sr.evaluate import evaluate_set
+from sr.benchmark_sets import find_sets
+from sr.evaluate import EvalResult, evaluate_matrix
 from sr.lineage import model_lineage
-
-
-def benchmark_sets(root: Path) -> list[str]:
-    """Names of the sets under ``root`` in the EDSR layout (a folder with ``HR/``)."""
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "HR").is_dir())
 
 
 def parse_scales(text: str) -> list[float]:
@@ -49,38 +43,39 @@ def _checkpoints() -> list[str]:
     return [*chosen, *(line.strip() for line in extra.splitlines() if line.strip())]
 
 
-def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> list:
-    """Rows (checkpoint, set, scale, psnr, images); a checkpoint that fails is reported, skipped.
+def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> list[dict]:
+    """Rows (checkpoint, set, scale, psnr, images) of ``sr.evaluate.evaluate_matrix``.
 
-    A set is an EDSR-layout benchmark or a plain folder of HR images (LR made by bicubic).
+    A checkpoint that fails is reported and skipped; a missing set stops before any work.
     """
-    rows = []
     total = len(specs) * len(sets) * len(scales)
     bar = st.progress(0.0, text="Evaluating…")
-    done = 0
-    for spec in specs:
-        try:
-            model = cached_model(spec)
-        except Exception as exc:  # one bad checkpoint must not hide the others' results
-            show_error(exc)
-            done += len(sets) * len(scales)
-            continue
-        for folder in sets:
-            for scale in scales:
-                text = f"{model_label(spec)} · {folder.name} · ×{scale:g}"
-                bar.progress(done / total, text=text)
-                result = evaluate_set(model, folder, scale)
-                rows.append(
-                    {
-                        "checkpoint": model_label(spec),
-                        "weights": spec,
-                        "set": folder.name,
-                        "scale": scale,
-                        "psnr": result.psnr,
-                        "images": result.images,
-                    }
-                )
-                done += 1
+    rows: list[dict] = []
+
+    def add(result: EvalResult) -> None:
+        rows.append(
+            {
+                "checkpoint": model_label(result.weights),
+                "weights": result.weights,
+                "set": result.set,
+                "scale": result.scale,
+                "psnr": result.psnr,
+                "images": result.images,
+            }
+        )
+        bar.progress(len(rows) / total, text=f"{rows[-1]['checkpoint']} · {result.set}")
+
+    try:
+        evaluate_matrix(
+            specs,
+            sets,
+            scales,
+            load=cached_model,
+            on_result=add,
+            on_error=lambda spec, exc: show_error(exc),
+        )
+    except FileNotFoundError as exc:
+        show_error(exc)
     bar.empty()
     return rows
 
@@ -131,7 +126,7 @@ def render() -> None:
     )
     specs = _checkpoints()
     root = Path(st.text_input("Benchmark folder", value=str(benchmarks_root()), key="eval_root"))
-    available = benchmark_sets(root)
+    available = [folder.name for folder in find_sets(root)]
     if not available:
         st.warning(f"{root}: no benchmark sets (folders with HR/) found; set SR_BENCHMARKS.")
     chosen = st.multiselect("Sets", available, default=available[:1], key="eval_sets")

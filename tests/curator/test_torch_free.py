@@ -20,7 +20,9 @@ print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
 """
 
 
-@pytest.mark.parametrize("argv", [["status"], ["status", "--json"], ["list"], ["accept", "--all-pending"]])
+@pytest.mark.parametrize(
+    "argv", [["status"], ["status", "--json"], ["list"], ["accept", "--all-pending"]]
+)
 def test_catalog_commands_do_not_import_torch(tmp_path: Path, argv: list[str]) -> None:
     ws = tmp_path / "ws"
     init_workspace(ws, encoder="efficientnet-lite0")

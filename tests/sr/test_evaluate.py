@@ -89,3 +89,73 @@ def test_eval_cli__plain_folder_of_hr_images(benchmarks_dir, tmp_path, capsys):
         assert main(["eval", str(tmp_path / folder), "--scale", "4", "--json"]) == 0
         results.append(json.loads(capsys.readouterr().out))
     assert results[0]["per_image"] == results[1]["per_image"] and results[0]["images"] == 1
+
+
+def _tiny_sets(root, benchmarks_dir):
+    """Two plain folders of two 48×48 crops of Set5 pictures each (fast to evaluate)."""
+    from PIL import Image
+
+    for name, pictures in (("A", ("bird", "baby")), ("B", ("head", "woman"))):
+        (root / name).mkdir(parents=True)
+        for picture in pictures:
+            with Image.open(benchmarks_dir / "Set5" / "HR" / f"{picture}.png") as im:
+                im.crop((100, 100, 148, 148)).save(root / name / f"{picture}.png")
+    return [root / "A", root / "B"]
+
+
+def test_eval_cli__matrix_equals_one_call_per_cell(benchmarks_dir, tmp_path, capsys):
+    from sr.weights import save_model
+    from tests.sr.helpers import tiny_model
+
+    sets = _tiny_sets(tmp_path, benchmarks_dir)
+    weights = tmp_path / "tiny.safetensors"
+    save_model(tiny_model(seed=1), weights)
+    specs = ["official", str(weights)]
+    argv = ["eval", *map(str, sets), "--scale", "2", "3", "--weights", *specs, "--json"]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 8
+    cells = {(r["weights"], r["set"], r["scale"]): r["psnr"] for r in rows}
+    assert len(cells) == 8
+    for spec in specs:
+        for folder in sets:
+            for scale in ("2", "3"):
+                argv = ["eval", str(folder), "--scale", scale, "--weights", spec, "--json"]
+                assert main(argv) == 0
+                alone = json.loads(capsys.readouterr().out)
+                assert cells[(spec, folder.name, float(scale))] == alone["psnr"]
+    # the two models differ, so a matrix that reused one model would fail above
+    assert cells[("official", "A", 2.0)] != cells[(str(weights), "A", 2.0)]
+
+
+def test_eval_cli__matrix_table_names_every_cell(benchmarks_dir, tmp_path, capsys):
+    sets = _tiny_sets(tmp_path, benchmarks_dir)
+    assert main(["eval", *map(str, sets), "--scale", "2", "4"]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| official")]
+    assert [line.split(" | ")[1] for line in table] == ["A", "B"]
+    assert "| weights | set | x2 | x4 |" in out
+
+
+def test_eval_cli__bad_checkpoint_among_several_is_one_line(benchmarks_dir, tmp_path, capsys):
+    sets = _tiny_sets(tmp_path, benchmarks_dir)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a safetensors file")
+    argv = ["eval", str(sets[0]), "--scale", "2", "--weights", str(broken), "official", "--json"]
+    assert main(argv) == 1  # partial: the official row is there
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["weights"] for r in rows] == ["official"]
+    assert captured.err.count("error:") == 1 and "broken.safetensors" in captured.err
+
+
+def test_eval_cli__typo_or_missing_set_fails_before_any_work(benchmarks_dir, tmp_path, capsys):
+    sets = _tiny_sets(tmp_path, benchmarks_dir)
+    argv = ["eval", str(sets[0]), "--scale", "2", "--weights", "official", str(tmp_path / "nope")]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "nope" in captured.err
+    argv = ["eval", str(sets[0]), str(tmp_path / "missing"), "--scale", "2", "--json"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "missing" in captured.err
