@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clipart_data import eligible_svgs, render_split, require_tools, split_by_hash
 from benchmarks.dirty_pool import build_pool, precision_recall, read_labels
+from sr.run_layout import best_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -113,7 +114,7 @@ def training_folder(folder: Path, train: list[Path], val: list[Path]) -> Path:
 
 def train(run_dir: Path, data: Path, config: Path, steps: int | None, seed: int) -> float:
     """``sr train`` (skipped if the run finished before); returns the wall time in minutes."""
-    if (run_dir / "checkpoints" / "best.safetensors").is_file():
+    if best_checkpoint(run_dir).is_file():
         return float("nan")
     start = time.monotonic()
     extra = ["--max-steps", str(steps)] if steps else []
@@ -122,10 +123,16 @@ def train(run_dir: Path, data: Path, config: Path, steps: int | None, seed: int)
     return (time.monotonic() - start) / 60
 
 
-def evaluate(weights: str | Path, folder: Path, scale: float) -> float:
-    """Y-PSNR of ``weights`` on ``folder`` at ``scale`` (``sr eval --json``)."""
-    out = run(BIN / "sr", "eval", folder, "--scale", str(scale), "--weights", weights, "--json")
-    return float(json.loads(out)["psnr"])
+def evaluate(models: dict[str, str | Path], sets: list[Path], scales: list[int]) -> dict:
+    """Rows of ``sr eval --json`` per model, set and scale, from one call (models load once)."""
+    specs = [str(weights) for weights in models.values()]
+    argv = ["eval", *sets, "--scale", *map(str, scales), "--weights", *specs, "--json"]
+    names = {str(weights): name for name, weights in models.items()}
+    table: dict[str, dict[tuple[str, float], dict]] = {name: {} for name in models}
+    for line in run(BIN / "sr", *argv).splitlines():
+        row = json.loads(line)
+        table[names[row["weights"]]][(row["set"], row["scale"])] = row
+    return table
 
 
 def main() -> None:
@@ -171,17 +178,15 @@ def main() -> None:
     for path in data["test"]:
         if not (test_dir / path.name).exists():
             (test_dir / path.name).write_bytes(path.read_bytes())
-    sets = [name for name in args.sets.split(",") if name]
-    columns = [f"clip art x{s}" for s in SCALES] + [f"{name} x4" for name in sets]
+    sets = [args.benchmarks / name for name in args.sets.split(",") if name]
+    columns = [f"clip art x{s}" for s in SCALES] + [f"{bench.name} x4" for bench in sets]
+    clip_art = evaluate(models, [test_dir], list(SCALES))
+    generic = evaluate(models, sets, [4]) if sets else {name: {} for name in models}
     table: dict[str, dict[str, float]] = {}
-    for name, weights in models.items():
-        row = {f"clip art x{s}": evaluate(weights, test_dir, s) for s in SCALES}
-        for bench in sets:
-            row[f"{bench} x4"] = evaluate(weights, args.benchmarks / bench, 4)
+    for name in models:
+        row = {f"clip art x{s}": clip_art[name][(test_dir.name, float(s))]["psnr"] for s in SCALES}
+        row.update({f"{b.name} x4": generic[name][(b.name, 4.0)]["psnr"] for b in sets})
         table[name] = row
-        print(f"{name}: " + ", ".join(f"{c} {v:.3f}" for c, v in row.items()), flush=True)
-        partial = {"table": table, "curation": quality, "train_minutes": minutes}
-        (work / "results.json").write_text(json.dumps(partial, indent=2))  # kept if stopped
     print()
     print("| model | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
@@ -192,9 +197,20 @@ def main() -> None:
         print(f"{name} − official: {gains}")
     diff = table["curated"]["clip art x4"] - table["dirty"]["clip art x4"]
     print(f"curated − dirty at clip art x4: {diff:+.3f} dB")
+    # a mean can hide one outlier: how many test images each comparison wins at x4
+    per_image = {n: clip_art[n][(test_dir.name, 4.0)]["per_image"] for n in models}
+    for a, b in (("curated", "official"), ("curated", "dirty"), ("dirty", "official")):
+        wins = sum(per_image[a][k] > per_image[b][k] for k in per_image[a])
+        print(f"{a} beats {b} at clip art x4 on {wins} of {len(per_image[a])} test images")
     total = (time.monotonic() - start) / 60
     print(f"whole experiment: {total:.1f} min")
-    results = {"table": table, "curation": quality, "train_minutes": minutes, "minutes": total}
+    results = {
+        "table": table,
+        "per_image_x4": per_image,
+        "curation": quality,
+        "train_minutes": minutes,
+        "minutes": total,
+    }
     (work / "results.json").write_text(json.dumps(results, indent=2))
 
 
