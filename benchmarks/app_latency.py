@@ -25,14 +25,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from curator.ingest import ingest_paths  # noqa: E402
-from curator.workspace import init_workspace  # noqa: E402
-from tests.app.browser import (  # noqa: E402
+from benchmarks.browser import (  # noqa: E402
     chromium_page,
     point_pixels,
     streamlit_server,
     wait_idle,
 )
+from curator.ingest import ingest_paths  # noqa: E402
+from curator.workspace import init_workspace  # noqa: E402
 
 BASE_IMAGES = 64
 SELECTION_TEXT_JS = """() => ([...document.querySelectorAll('h3')]

@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from curator.catalog import list_images
-from curator.prompts import add_prompt
-from curator.shared_map import map_points
-from sr.weights import WeightsError, resolve_weights
-from tests.app.browser import (
+from benchmarks.browser import (
     REPO,
     box_select,
     chromium_page,
@@ -25,6 +21,10 @@ from tests.app.browser import (
     streamlit_server,
     wait_idle,
 )
+from curator.catalog import list_images
+from curator.prompts import add_prompt
+from curator.shared_map import map_points
+from sr.weights import WeightsError, resolve_weights
 from tests.curator.helpers import natural, save
 
 pytestmark = pytest.mark.browser

@@ -1,4 +1,8 @@
-"""Browser helpers: `streamlit run app.py` on a free port, Debian Chromium via Playwright."""
+"""Browser helpers: `streamlit run app.py` on a free port, Debian Chromium via Playwright.
+
+Used by ``benchmarks/app_latency.py`` and ``tests/app/test_browser.py`` (benchmarks never import
+tests).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
