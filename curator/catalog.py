@@ -161,29 +161,22 @@ def list_images(
     sql = (
         "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
     )
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         return _records(conn, conn.execute(sql, args).fetchall())
-    finally:
-        conn.close()
 
 
 def get_image(ws: Workspace, image_id: int) -> ImageRecord:
     """One image by id."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         rows = conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchall()
         if not rows:
             raise CuratorError(f"no image with id {image_id}")
         return _records(conn, rows)[0]
-    finally:
-        conn.close()
 
 
 def summary(ws: Workspace) -> dict[str, Any]:
     """Counts ``by_status``, ``by_source``, ``by_round`` (string keys), ``by_flag``; ``total``."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
 
         def counts(sql: str) -> dict[str, int]:
             return {str(key): n for key, n in conn.execute(sql)}
@@ -197,8 +190,6 @@ def summary(ws: Workspace) -> dict[str, Any]:
             "by_round": counts("SELECT round, COUNT(*) FROM images GROUP BY round ORDER BY round"),
             "by_flag": counts("SELECT flag, COUNT(*) FROM flags GROUP BY flag ORDER BY flag"),
         }
-    finally:
-        conn.close()
 
 
 def catalog_version(db_path: Path) -> tuple:

@@ -86,11 +86,8 @@ def _stored_array(ws: Workspace, model: str, kind: str) -> ArrayFile | None:
 def workspace_encoder(ws: Workspace) -> str:
     """The encoder named by the config, refusing one that differs from the stored embeddings'."""
     wanted = ws.config.embedding.encoder
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         recorded = get_meta(conn, "encoder")
-    finally:
-        conn.close()
     if recorded is not None and recorded != wanted:
         raise CuratorError(
             f"{ws.root}: embeddings were made with {recorded!r} but the config asks for "
@@ -119,15 +116,12 @@ def embed_images(ws: Workspace, *, progress: Progress | None = None) -> int:
 def _images_to_embed(ws: Workspace) -> list:
     """Rows (id, content hash, store path) of images without an embedding for the encoder."""
     model = workspace_encoder(ws)
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         return conn.execute(
             "SELECT id, content_hash, store_path FROM images WHERE content_hash NOT IN"
             " (SELECT content_hash FROM embeddings WHERE model = ?) ORDER BY id",
             (model,),
         ).fetchall()
-    finally:
-        conn.close()
 
 
 def _embed_images(ws: Workspace, progress: Progress | None) -> int:
@@ -158,16 +152,13 @@ def image_embeddings(
 ) -> tuple[list[int], np.ndarray]:
     """(image ids, ``(N, D)`` embeddings) of embedded images (all, or those of ``ids``)."""
     model = workspace_encoder(ws)
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         rows = conn.execute(
             "SELECT images.id, embeddings.row FROM images JOIN embeddings"
             " ON embeddings.content_hash = images.content_hash AND embeddings.model = ?"
             " ORDER BY images.id",
             (model,),
         ).fetchall()
-    finally:
-        conn.close()
     if ids is not None:
         wanted = set(ids)
         rows = [r for r in rows if r["id"] in wanted]
@@ -194,15 +185,12 @@ def embed_texts(ws: Workspace, texts: Sequence[str]) -> np.ndarray:
     model = encoder.name
     array = _array(ws, model, encoder.dim, "text")
     keys = [text_hash(t) for t in texts]
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         known = dict(
             conn.execute(
                 "SELECT text_hash, row FROM text_embeddings WHERE model = ?", (model,)
             ).fetchall()
         )
-    finally:
-        conn.close()
     missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in known})
     if missing:
         with ws.writer_lock(wait_s=LONG_WAIT_S), ws.transaction() as conn:
@@ -223,30 +211,21 @@ def embed_prompts(ws: Workspace) -> int:
     encoder = get_encoder(ws)
     if not encoder.supports_text:
         return 0
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         texts = [r["text"] for r in conn.execute("SELECT text FROM prompts ORDER BY id")]
         before = conn.execute(
             "SELECT COUNT(*) FROM text_embeddings WHERE model = ?", (encoder.name,)
         ).fetchone()[0]
-    finally:
-        conn.close()
     embed_texts(ws, texts)
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         after = conn.execute(
             "SELECT COUNT(*) FROM text_embeddings WHERE model = ?", (encoder.name,)
         ).fetchone()[0]
-    finally:
-        conn.close()
     return after - before
 
 
 def prompt_embeddings(ws: Workspace) -> tuple[list[int], np.ndarray]:
     """(prompt ids, ``(P, D)`` text embeddings of their texts) — CLIP workspaces only."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         rows = conn.execute("SELECT id, text FROM prompts ORDER BY id").fetchall()
-    finally:
-        conn.close()
     return [r["id"] for r in rows], embed_texts(ws, [r["text"] for r in rows])

@@ -31,9 +31,6 @@ def log_event(conn: sqlite3.Connection, action: str, payload: dict[str, Any]) ->
 
 def history(ws: Workspace, limit: int = 50) -> list[Event]:
     """The newest ``limit`` events, newest first."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         rows = conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    finally:
-        conn.close()
     return [Event(r["id"], r["time"], r["action"], json.loads(r["payload"])) for r in rows]

@@ -118,8 +118,7 @@ def _card(ws: Workspace, counts: dict, by_source: dict, by_round: dict, args: st
 def catalog_state(ws: Workspace) -> dict:
     """The catalog state an export comes from: last event, accepted ids (count and digest), and
     every rejection with its reason and flags."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
         accepted = [r[0] for r in conn.execute("SELECT id FROM images WHERE status = 'accepted'")]
         rejected = conn.execute(
@@ -129,8 +128,6 @@ def catalog_state(ws: Workspace) -> dict:
         flags: dict[int, list[str]] = {}
         for row in conn.execute("SELECT image_id, flag FROM flags ORDER BY flag"):
             flags.setdefault(row[0], []).append(row[1])
-    finally:
-        conn.close()
     ids_text = ",".join(str(i) for i in sorted(accepted))
     reasons = Counter(r["status_reason"] or "" for r in rejected)
     return {

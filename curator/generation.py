@@ -29,19 +29,16 @@ from curator.workspace import Workspace, get_meta
 from sr.atomic import write_atomic
 from sr.image_files import ImageData
 
-GenerationSettings = (
-    GenerationConfig  # model, steps, guidance, strength, width, height, seed, device
-)
 MODES = ("txt2img", "img2img")
 Progress = Callable[[int, int], None]
 
 
-def settings_from_config(ws: Workspace, **overrides: Any) -> GenerationSettings:
+def settings_from_config(ws: Workspace, **overrides: Any) -> GenerationConfig:
     """The workspace's default generation settings, with ``overrides`` applied."""
     return replace(ws.config.generation, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_pipeline(settings: GenerationSettings, *, mode: str = "txt2img") -> Any:
+def load_pipeline(settings: GenerationConfig, *, mode: str = "txt2img") -> Any:
     """A diffusers pipeline for ``settings.model`` (a local folder or a Hugging Face cache id)."""
     if mode not in MODES:
         raise CuratorError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
@@ -65,11 +62,8 @@ def load_pipeline(settings: GenerationSettings, *, mode: str = "txt2img") -> Any
 
 
 def _next_round(ws: Workspace) -> int:
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         return int(conn.execute("SELECT COALESCE(MAX(round), 0) FROM images").fetchone()[0]) + 1
-    finally:
-        conn.close()
 
 
 def _jobs(
@@ -111,7 +105,7 @@ def generate_round(
     mode: str = "txt2img",
     per_prompt: int = 1,
     parents: Sequence[int] | None = None,
-    settings: GenerationSettings,
+    settings: GenerationConfig,
     pipeline: Any = None,
     progress: Progress | None = None,
     round: int | None = None,
@@ -201,11 +195,8 @@ def _place(ws: Workspace) -> None:
     from curator.embeddings import embed_images
     from curator.shared_map import update_map
 
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         embedded = get_meta(conn, "encoder") is not None
-    finally:
-        conn.close()
     if embedded:
         embed_images(ws)
         update_map(ws)

@@ -156,13 +156,10 @@ def add_image(
     extra_flags: Iterable[Flag] = (),
 ) -> tuple[int, bool]:
     """Write the file (``store_file(target)``) then its row and flags; returns (id, is_new)."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         row = conn.execute(
             "SELECT id FROM images WHERE content_hash = ?", (content_hash,)
         ).fetchone()
-    finally:
-        conn.close()
     if row is not None:
         return int(row["id"]), False
     rel = store_relpath(content_hash, extension)

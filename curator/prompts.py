@@ -60,20 +60,14 @@ def add_prompt(
 
 def list_prompts(ws: Workspace) -> list[Prompt]:
     """Every prompt version, by id."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         return [Prompt(**dict(r)) for r in conn.execute("SELECT * FROM prompts ORDER BY id")]
-    finally:
-        conn.close()
 
 
 def get_prompt(ws: Workspace, prompt_id: int) -> Prompt:
     """One prompt version."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         row = conn.execute("SELECT * FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
-    finally:
-        conn.close()
     if row is None:
         raise CuratorError(f"no prompt with id {prompt_id}")
     return Prompt(**dict(row))
@@ -90,16 +84,13 @@ def lineage(ws: Workspace, prompt_id: int) -> list[Prompt]:
 def prompt_stats(ws: Workspace, prompt_id: int) -> PromptStats:
     """Image counts by status for one prompt version."""
     get_prompt(ws, prompt_id)
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         counts = dict(
             conn.execute(
                 "SELECT status, COUNT(*) FROM images WHERE prompt_id = ? GROUP BY status",
                 (prompt_id,),
             ).fetchall()
         )
-    finally:
-        conn.close()
     return PromptStats(
         prompt_id,
         sum(counts.values()),

@@ -109,11 +109,8 @@ def current_fit(ws: Workspace) -> dict | None:
     It lives in the catalog and is committed with the coordinates, so a kill between writing a
     new model and committing its coordinates leaves the old fit, its model and its points.
     """
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         value = get_meta(conn, FIT_META_KEY)
-    finally:
-        conn.close()
     return json.loads(value) if value else None
 
 
@@ -127,8 +124,7 @@ def _remove_superseded_models(ws: Workspace, fit_id: str) -> None:
 
 
 def _place_prompts(ws: Workspace, fit_id: str) -> int:
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         coords = {
             r["item_id"]: (r["x"], r["y"])
             for r in conn.execute("SELECT item_id, x, y FROM map_coords WHERE kind = 'image'")
@@ -138,8 +134,6 @@ def _place_prompts(ws: Workspace, fit_id: str) -> int:
         by_prompt: dict[int, list[int]] = {}
         for r in owners:
             by_prompt.setdefault(r["prompt_id"], []).append(r["id"])
-    finally:
-        conn.close()
     prompt_ids = [r["id"] for r in prompt_rows]
     if not prompt_ids or not coords:
         return 0
@@ -201,12 +195,9 @@ def _update_map(ws: Workspace, *, refit: bool, progress: Progress | None) -> Map
         or state.get("encoder") != encoder
         or (state["n_fit"] < MIN_UMAP_POINTS and len(ids) >= MIN_UMAP_POINTS)
     )
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         rows_now = conn.execute("SELECT item_id, fit_id FROM map_coords WHERE kind='image'")
         fits_now = {r[0]: r[1] for r in rows_now}
-    finally:
-        conn.close()
     placed = set(fits_now)
     stale = sum(1 for f in fits_now.values() if state is None or f != state["fit_id"])
     if must_fit:
@@ -247,8 +238,7 @@ def _update_map(ws: Workspace, *, refit: bool, progress: Progress | None) -> Map
 
 def map_points(ws: Workspace) -> list[MapPoint]:
     """Every stored point (images, then prompts), read from the catalog."""
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         flags: dict[int, list[str]] = {}
         for r in conn.execute("SELECT image_id, flag FROM flags ORDER BY flag"):
             flags.setdefault(r["image_id"], []).append(r["flag"])
@@ -259,8 +249,6 @@ def map_points(ws: Workspace) -> list[MapPoint]:
         prompts = conn.execute(
             "SELECT item_id, x, y FROM map_coords WHERE kind = 'prompt' ORDER BY item_id"
         ).fetchall()
-    finally:
-        conn.close()
     points = [
         MapPoint(
             "image", r["item_id"], r["x"], r["y"], r["source"], r["round"], r["status"],

@@ -76,11 +76,8 @@ def near_duplicate_groups(
 
 
 def _pixel_counts(ws: Workspace) -> dict[int, int]:
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         return {r[0]: r[1] for r in conn.execute("SELECT id, width * height FROM images")}
-    finally:
-        conn.close()
 
 
 def centroid_cosine(ws: Workspace, ids: list[int] | None = None) -> dict[int, float]:

@@ -56,6 +56,15 @@ class Workspace(WorkspaceLayout):
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[sqlite3.Connection]:
+        """A catalog connection (``connect()``) that is closed when the block ends."""
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
     def require_writable(self) -> None:
         """Raise one clear line if this workspace can only be read."""
         if self.readonly:
@@ -155,11 +164,8 @@ def _is_writable(root: Path) -> bool:
 def _prepare(root: Path, config: WorkspaceConfig) -> Workspace:
     if not _is_writable(root):
         ws = Workspace(root=root, config=config, readonly=True)
-        conn = ws.connect()
-        try:
+        with ws.session() as conn:
             version = schema_version(conn)
-        finally:
-            conn.close()
         if version != SCHEMA_VERSION:
             raise CuratorError(
                 f"{root}: read-only, and its catalog (schema v{version}) needs an upgrade to "
@@ -169,11 +175,8 @@ def _prepare(root: Path, config: WorkspaceConfig) -> Workspace:
     ws = Workspace(root=root, config=config)
     for folder in (ws.store_dir, ws.embeddings_dir, ws.map_dir, ws.thumbs_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    conn = ws.connect()
-    try:
+    with ws.session() as conn:
         migrate(conn)
-    finally:
-        conn.close()
     return ws
 
 

@@ -30,7 +30,7 @@ class BenchmarkPair:
     hr: torch.Tensor
 
 
-def load_rgb(path: Path) -> torch.Tensor:
+def load_rgb_tensor(path: Path) -> torch.Tensor:
     """An image as RGB float ``(3, H, W)`` in [0, 1]; gray is replicated, as LIIF's loader does."""
     with Image.open(path) as im:
         return transforms.ToTensor()(im.convert("RGB"))
@@ -92,12 +92,12 @@ def make_pair(hr: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tenso
 def iter_pairs(set_dir: Path, scale: float, use_lr_files: bool = True) -> Iterator[BenchmarkPair]:
     """Evaluation pairs of a set at ``scale``; the set's LR files are used for x2/x3/x4."""
     for hr_path in hr_files(set_dir):
-        hr = load_rgb(hr_path)
+        hr = load_rgb_tensor(hr_path)
         lr_path = (
             lr_file(set_dir, hr_path.stem, scale) if use_lr_files and scale in (2, 3, 4) else None
         )
         if lr_path is not None:
-            lr = load_rgb(lr_path)
+            lr = load_rgb_tensor(lr_path)
             s = int(scale)
             hr = hr[:, : lr.shape[-2] * s, : lr.shape[-1] * s]
         else:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from curator.errors import CuratorError
 from sr.image_files import ImageFileError
 from sr.run_layout import BEST, CHECKPOINTS, LAST
 from sr.upscale import UpscaleError
@@ -24,14 +25,7 @@ WEIGHTS_HELP = (
 
 def _expected_errors() -> tuple[type[Exception], ...]:
     """Errors whose message is written for the user: shown as is, without a trace."""
-    errors: list[type[Exception]] = [UpscaleError, ImageFileError, FileNotFoundError]
-    try:
-        from curator.errors import CuratorError
-    except ImportError:  # the curator package may not have this module yet
-        pass
-    else:
-        errors.append(CuratorError)
-    return tuple(errors)
+    return (UpscaleError, ImageFileError, FileNotFoundError, CuratorError)
 
 
 def show_error(exc: BaseException) -> None:

@@ -7,7 +7,7 @@ from torch.utils.data import Dataset
 
 from sr.training.augment import HeavyAugment
 from sr.training.sampler import PatchKey
-from sr.training.sampling import build_sample, sample_generator
+from sr.training.sampling import build_training_sample, sample_generator
 
 
 class PatchDataset(Dataset):
@@ -40,7 +40,7 @@ class PatchDataset(Dataset):
             raise ValueError("heavy sample requested but DualAug is off")
         if key.replay and not self.replay_images:
             raise ValueError("replay sample requested but there are no replay images")
-        sample = build_sample(
+        sample = build_training_sample(
             (self.replay_images if key.replay else self.images)[key.image],
             gen,
             lr_patch=key.lr_patch,

@@ -108,7 +108,7 @@ def make_sample(hr: torch.Tensor, lr_patch: int, params: PatchParams) -> dict[st
 HeavyOps = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def build_sample(
+def build_training_sample(
     img: torch.Tensor,
     gen: torch.Generator,
     lr_patch: int,

@@ -13,7 +13,7 @@ from curator.catalog import get_image, list_images
 from curator.curation import accept
 from curator.errors import CuratorError
 from curator.generation import (
-    GenerationSettings,
+    GenerationConfig,
     generate_round,
     load_pipeline,
     settings_from_config,
@@ -25,8 +25,8 @@ from curator.workspace import Workspace
 
 
 @pytest.fixture
-def settings(tiny_model_dir: Path) -> GenerationSettings:
-    return GenerationSettings(
+def settings(tiny_model_dir: Path) -> GenerationConfig:
+    return GenerationConfig(
         model=str(tiny_model_dir), steps=2, guidance=1.5, strength=0.6, width=32, height=32, seed=5
     )
 
@@ -43,7 +43,7 @@ def test_tokenizer__matches_open_clip(tiny_model_dir: Path) -> None:
 
 
 def test_generate_round__txt2img_provenance_and_map(
-    mapped_ws: Workspace, settings: GenerationSettings
+    mapped_ws: Workspace, settings: GenerationConfig
 ) -> None:
     pipe = load_pipeline(settings, mode="txt2img")
     p = add_prompt(mapped_ws, "a cat on a sofa", negative="blurry")
@@ -75,7 +75,7 @@ def test_generate_round__txt2img_provenance_and_map(
 
 
 def test_generate_round__img2img_from_accepted_originals(
-    mapped_ws: Workspace, settings: GenerationSettings
+    mapped_ws: Workspace, settings: GenerationConfig
 ) -> None:
     accept(mapped_ws, [3, 4])
     p = add_prompt(mapped_ws, "a sharp photo")
@@ -101,9 +101,7 @@ class _Identity:
         return type("Out", (), {"images": [kwargs["image"]]})()
 
 
-def test_generate_round__flags_near_copy(
-    mapped_ws: Workspace, settings: GenerationSettings
-) -> None:
+def test_generate_round__flags_near_copy(mapped_ws: Workspace, settings: GenerationConfig) -> None:
     accept(mapped_ws, [2])
     p = add_prompt(mapped_ws, "anything")
     (image_id,) = generate_round(
@@ -115,7 +113,7 @@ def test_generate_round__flags_near_copy(
 
 
 def test_generate_round__interrupt_keeps_finished(
-    mapped_ws: Workspace, settings: GenerationSettings
+    mapped_ws: Workspace, settings: GenerationConfig
 ) -> None:
     pipe = load_pipeline(settings)
 
@@ -140,7 +138,7 @@ def test_generate_round__interrupt_keeps_finished(
 
 
 def test_load_pipeline__missing_model_named() -> None:
-    settings = GenerationSettings(model="someone/not-in-the-cache")
+    settings = GenerationConfig(model="someone/not-in-the-cache")
     with pytest.raises(CuratorError) as info:
         load_pipeline(settings)
     assert "someone/not-in-the-cache" in str(info.value) and "--model" in str(info.value)

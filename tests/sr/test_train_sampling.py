@@ -6,7 +6,7 @@ import torch
 
 from sr.training.sampling import (
     PatchParams,
-    build_sample,
+    build_training_sample,
     crop_hr,
     draw_params,
     make_sample,
@@ -94,12 +94,12 @@ def test_draw_params__scale_and_crop_follow_the_recipe():
 
 def test_build_sample__same_key_same_sample_and_heavy_twin_shares_crop_and_queries():
     img = _position_image()
-    a = build_sample(img, sample_generator(5, 17), 32, (1.0, 4.0), 64, True)
-    b = build_sample(img, sample_generator(5, 17), 32, (1.0, 4.0), 64, True)
-    c = build_sample(img, sample_generator(5, 18), 32, (1.0, 4.0), 64, True)
+    a = build_training_sample(img, sample_generator(5, 17), 32, (1.0, 4.0), 64, True)
+    b = build_training_sample(img, sample_generator(5, 17), 32, (1.0, 4.0), 64, True)
+    c = build_training_sample(img, sample_generator(5, 18), 32, (1.0, 4.0), 64, True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["coord"], c["coord"])
-    twin = build_sample(
+    twin = build_training_sample(
         img, sample_generator(5, 17), 32, (1.0, 4.0), 64, True, heavy=lambda hr, g: 1 - hr
     )
     assert torch.equal(twin["coord"], a["coord"]) and torch.equal(twin["cell"], a["cell"])
