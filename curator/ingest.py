@@ -37,9 +37,8 @@ from sr.image_files import (
     to_eight_bit,
     write_image,
 )
+from sr.image_formats import FORMAT_EXTENSIONS, INGEST_SUFFIXES, has_suffix
 
-ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
-SCAN_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
 Progress = Callable[[int, int], None]
 
 
@@ -65,7 +64,7 @@ def iter_candidates(paths: Iterable[str | Path], *, recursive: bool) -> Iterator
             found = path.rglob("*") if recursive else path.iterdir()
             for child in sorted(found):
                 hidden = any(p.startswith(".") for p in child.relative_to(path).parts)
-                if child.is_file() and not hidden and child.suffix.lower() in SCAN_EXTENSIONS:
+                if child.is_file() and not hidden and has_suffix(child, INGEST_SUFFIXES):
                     yield child
         else:
             yield path
@@ -117,8 +116,8 @@ def _probe(path: Path, config: IngestConfig) -> Probe:
             f"refused as a decompression bomb: {width}x{height} = {width * height} pixels "
             f"> limit {config.max_pixels} (ingest.max_pixels)"
         )
-    if fmt not in ACCEPTED_FORMATS:
-        raise RefusedImage(f"unsupported format {fmt} (accepted: {', '.join(ACCEPTED_FORMATS)})")
+    if fmt not in FORMAT_EXTENSIONS:
+        raise RefusedImage(f"unsupported format {fmt} (accepted: {', '.join(FORMAT_EXTENSIONS)})")
     return Probe(fmt, frames, orientation, mode, luma)
 
 
@@ -286,7 +285,7 @@ def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
                 def store_file(target: Path) -> None:
                     adopt_staged(staged, target)
 
-                extension = ACCEPTED_FORMATS[probe.format]
+                extension = FORMAT_EXTENSIONS[probe.format]
             image_id, is_new = add_image(
                 ws,
                 content_hash=content_hash,

@@ -10,6 +10,7 @@ quantises to uint8 exactly as the official code does.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from sr.image_formats import READ_SUFFIXES, has_suffix
 
 
 @dataclass
@@ -51,6 +52,16 @@ def hr_dir(set_dir: Path) -> Path:
     return set_dir / "HR" if (set_dir / "HR").is_dir() else set_dir
 
 
+BENCHMARKS_ENV = "SR_BENCHMARKS"
+# The shared folder beside the checkout, as in the developers' layout (../shared/benchmarks).
+DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+
+
+def benchmarks_root() -> Path:
+    """Folder holding the benchmark sets: ``$SR_BENCHMARKS``, else ``../shared/benchmarks``."""
+    return Path(os.environ.get(BENCHMARKS_ENV) or DEFAULT_BENCHMARKS)
+
+
 def find_sets(root: Path) -> list[Path]:
     """The EDSR-layout sets (folders with ``HR/``) directly under ``root``, sorted by name."""
     if not Path(root).is_dir():
@@ -61,9 +72,7 @@ def find_sets(root: Path) -> list[Path]:
 def hr_files(set_dir: Path) -> list[Path]:
     """The HR images of a set, sorted by name."""
     folder = hr_dir(set_dir)
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )
+    files = sorted(p for p in folder.iterdir() if has_suffix(p) and p.is_file())
     if not files:
         raise FileNotFoundError(f"{folder}: no images (expected HR images or the EDSR layout)")
     return files
@@ -74,7 +83,7 @@ def lr_file(set_dir: Path, name: str, scale: float) -> Path | None:
     if scale != int(scale):
         return None
     folder = Path(set_dir) / "LR_bicubic" / f"X{int(scale)}"
-    for suffix in sorted(IMAGE_SUFFIXES):
+    for suffix in sorted(READ_SUFFIXES):
         candidate = folder / f"{name}x{int(scale)}{suffix}"
         if candidate.exists():
             return candidate

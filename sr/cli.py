@@ -22,7 +22,8 @@ from sr.cli_boundary import (
     run_command,
 )
 from sr.devices import device_option
-from sr.image_files import FORMAT_EXTENSIONS, ImageFileError
+from sr.image_files import ImageFileError
+from sr.image_formats import FORMAT_EXTENSIONS
 from sr.inference import TileSettings
 from sr.options import float_option, positive_int
 from sr.safe_paths import UnsafeTargetError, move_aside
@@ -140,12 +141,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """PSNR of each model on each set at each scale (one process: each model loads once)."""
-    from sr.evaluate import EvalResult, evaluate_matrix
+    # Imported here: the evaluation sets need torchvision, which `sr upscale` must not load.
+    from sr.evaluate import EvalError, EvalResult, evaluate_matrix
     from sr.lineage import model_lineage
 
     specs, scales = args.weights, args.scale
-    for spec in specs:  # a typo fails now, not after the first model's hour of evaluation
-        resolve_weights(spec)
     matrix = len(specs) * len(args.set_dir) * len(scales) > 1
     show = not args.json and not args.quiet
     failed: list[str] = []
@@ -172,17 +172,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"error: {spec}: {exc}", file=sys.stderr)
 
     # A missing or empty set raises FileNotFoundError: one line and exit code 2 from main.
-    results = evaluate_matrix(
-        specs,
-        [Path(folder) for folder in args.set_dir],
-        scales,
-        load=lambda spec: load_model(spec, device=args.device),
-        settings=_settings(args),
-        on_result=done,
-        on_error=skipped,
-        on_image=report if not matrix else None,
-    )
-    if matrix and show:
+    try:
+        results = evaluate_matrix(
+            specs,
+            [Path(folder) for folder in args.set_dir],
+            scales,
+            load=lambda spec: load_model(spec, device=args.device),
+            settings=_settings(args),
+            on_result=done,
+            on_error=skipped,
+            on_image=report if not matrix else None,
+            check=resolve_weights,  # a typo fails now, not after the first model's hour
+        )
+    except EvalError as exc:
+        fail(str(exc))
+        return EXIT_BAD_INPUT
+    if matrix and not args.json:  # --quiet hides the per-image lines, not the answer
         print()
         print(_results_table(results))
     return EXIT_PARTIAL if failed else EXIT_OK

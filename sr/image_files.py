@@ -22,20 +22,11 @@ import tifffile
 from PIL import Image, UnidentifiedImageError
 
 from sr.atomic import atomic_path, write_atomic
+from sr.image_formats import EXTENSION_FORMATS, FORMAT_EXTENSIONS
 from sr.jpeg_stream import JpegBandWriter
 from sr.png_stream import PngWriter, metadata_chunks
 
 EXIF_ORIENTATION = 0x0112
-FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
-EXTENSION_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 
 

@@ -17,7 +17,6 @@ from PIL import Image
 
 from sr.cli_boundary import os_error_line
 from sr.image_files import (
-    FORMAT_EXTENSIONS,
     ImageData,
     ImageFileError,
     can_stream,
@@ -26,6 +25,7 @@ from sr.image_files import (
     write_image,
     write_image_bands,
 )
+from sr.image_formats import FORMAT_EXTENSIONS
 from sr.inference import TileSettings, row_bands
 from sr.models.liif import LIIF
 from sr.safe_paths import UnsafeTargetError, check_target

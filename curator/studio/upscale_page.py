@@ -11,25 +11,18 @@ from PIL import Image
 
 from curator.studio.models import cached_model, model_label, pick_model
 from curator.studio.state import open_current, workspace_root
-from sr.image_files import FORMAT_EXTENSIONS, ImageData, read_image, to_eight_bit, write_image
+from sr.image_files import ImageData, read_image, to_eight_bit
+from sr.image_formats import FORMAT_EXTENSIONS, READ_SUFFIXES, writable_format
 from sr.upscale import (
     Target,
     UpscaleError,
     output_size,
     parse_scale,
     parse_size,
-    upscale_image,
-    upscale_notes,
+    upscale_file,
 )
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"]
-MIME = {
-    "PNG": "image/png",
-    "JPEG": "image/jpeg",
-    "WEBP": "image/webp",
-    "TIFF": "image/tiff",
-    "BMP": "image/bmp",
-}
+UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in READ_SUFFIXES)
 
 
 def _source_file(tmp: Path) -> Path | None:
@@ -87,7 +80,8 @@ def bicubic(image: ImageData, out_hw: tuple[int, int]) -> np.ndarray:
 
 
 def run_upscale(src: Path, target: Target, spec: str) -> dict:
-    """Upscale ``src`` with the model ``spec``; the result encoded in the input's format."""
+    """Upscale ``src`` with the model ``spec`` through ``sr upscale``'s own ``upscale_file``;
+    the result is encoded in the input's format (PNG when that format cannot be written)."""
     image = read_image(src)
     out_hw = output_size(image.size, target)
     model = cached_model(spec)
@@ -98,15 +92,18 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
         done[0] += pixels
         bar.progress(min(1.0, done[0] / (out_hw[0] * out_hw[1])))
 
-    result = upscale_image(model, image, out_hw, progress=progress)
-    bar.empty()
-    fmt = image.format.upper() if image.format.upper() in FORMAT_EXTENSIONS else "PNG"
+    fmt = writable_format(image.format)
     name = f"{src.stem}_{out_hw[1]}x{out_hw[0]}{FORMAT_EXTENSIONS[fmt]}"
     with tempfile.TemporaryDirectory() as tmp:
-        data = write_image(Path(tmp) / name, result, fmt).read_bytes()
+        dst = Path(tmp) / name
+        notes = upscale_file(model, src, dst, target, fmt=fmt, progress=progress)
+        data = dst.read_bytes()
+        result = read_image(dst)
+    bar.empty()
+    Image.init()  # loads every format plugin, which is what fills Image.MIME
     return {
         "name": name,
-        "mime": MIME[fmt],
+        "mime": Image.MIME[fmt],
         "data": data,
         "format": fmt,
         "in_hw": image.size,
@@ -114,7 +111,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
         "model": model_label(spec),
         "liif": preview(result),
         "bicubic": bicubic(image, out_hw),
-        "notes": upscale_notes(Path(src.name), image, fmt),
+        "notes": [n.replace(str(src), src.name) for n in notes],  # not the upload's temp path
     }
 
 

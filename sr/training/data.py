@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from sr import image_files
-from sr.benchmark_sets import IMAGE_SUFFIXES
 from sr.cli_boundary import display_path
+from sr.export_layout import METADATA, TRAIN, VALIDATION, is_export
+from sr.image_formats import has_suffix
 
 Warn = Callable[[str], None]
 
@@ -34,16 +35,9 @@ class ImageSplit:
     source: str
 
 
-def is_export(root: Path) -> bool:
-    """True for a ``curator export`` folder (a split's ``metadata.jsonl`` or the export marker)."""
-    root = Path(root)
-    markers = (root / "train" / "metadata.jsonl", root / "validation" / "metadata.jsonl")
-    return any(m.is_file() for m in markers) or (root / ".curator-export.json").is_file()
-
-
 def _export_split(folder: Path, warn: Warn) -> list[Path]:
     """Files listed in ``folder/metadata.jsonl``, in file order."""
-    meta = folder / "metadata.jsonl"
+    meta = folder / METADATA
     if not meta.is_file():
         return []
     files = []
@@ -72,9 +66,9 @@ def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSp
         raise FileNotFoundError(f"{display_path(root)}: no such folder")
     if is_export(root):
         return ImageSplit(
-            _export_split(root / "train", warn), _export_split(root / "validation", warn), "export"
+            _export_split(root / TRAIN, warn), _export_split(root / VALIDATION, warn), "export"
         )
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and has_suffix(p))
     ranks = {p: _val_rank(p.relative_to(root).as_posix()) for p in files}
     val = {p for p in files if ranks[p] < val_fraction}
     if not val and val_fraction > 0 and len(files) > 1:
@@ -113,3 +107,14 @@ def load_images(paths: list[Path], min_side: int, warn: Warn = print) -> list[to
             continue
         images.append(img)
     return images
+
+
+def spread(items: list[Path], count: int) -> list[Path]:
+    """``count`` of ``items`` evenly spaced from the first (all of them if there are no more).
+
+    Validation uses a spread, not the first ``count``: files sorted by name group by prefix, and
+    the first few of a clip-art set were nearly all one category.
+    """
+    if count >= len(items):
+        return list(items)
+    return [items[i * len(items) // count] for i in range(count)]
