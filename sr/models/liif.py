@@ -29,6 +29,7 @@ from sr.models.mlp import MLP
 # everywhere, and keeps them strictly inside (-1, 1).
 EPS_SHIFT = 1e-6
 AREA_EPS = 1e-9
+LIIF_EDSR = "liif-edsr"  # the architecture name checkpoints carry (``sr.models.registry``)
 
 
 @dataclass(frozen=True)
@@ -43,18 +44,23 @@ class LIIFConfig:
     cell_decode: bool = True
 
     def to_json(self) -> str:
-        """Serialise as JSON (``{"name": "liif", "args": {...}}``)."""
+        """Serialise as JSON (``{"name": "liif-edsr", "args": {...}}``)."""
         args = asdict(self)
         args["hidden_list"] = list(self.hidden_list)
-        return json.dumps({"name": "liif-edsr", "args": args}, sort_keys=True)
+        return json.dumps({"name": LIIF_EDSR, "args": args}, sort_keys=True)
+
+    @classmethod
+    def from_args(cls, args: dict) -> LIIFConfig:
+        """From the ``args`` of ``to_json`` (lists back to tuples)."""
+        args = dict(args)
+        if "hidden_list" in args:
+            args["hidden_list"] = tuple(args["hidden_list"])
+        return cls(**args)
 
     @classmethod
     def from_json(cls, text: str) -> LIIFConfig:
         """Parse what ``to_json`` wrote."""
-        spec = json.loads(text)
-        args = dict(spec["args"])
-        args["hidden_list"] = tuple(args["hidden_list"])
-        return cls(**args)
+        return cls.from_args(json.loads(text)["args"])
 
 
 @dataclass
@@ -191,32 +197,40 @@ class LIIF(nn.Module):
         """The whole (uncropped) latent grid of ``feat``."""
         return LatentGrid(self.latent_table(feat), crop_size=(feat.shape[-2], feat.shape[-1]))
 
+    def first_layer_extra(self) -> torch.Tensor:
+        """The first decoder layer's weight for its non-feature inputs: the relative coordinate
+        (2 columns), then the cell (2 more with cell decoding). ``latent_table`` has the rest."""
+        first = self.imnet.linears[0]
+        n_extra = 2 + (2 if self.config.cell_decode else 0)
+        return first.weight[:, first.weight.shape[1] - n_extra :]
+
     def query_rgb(self, grid: LatentGrid, coord: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
-        """RGB ``(B, N, 3)`` at coordinates ``(B, N, 2)`` with cells ``(B, N, 2)``."""
+        """RGB ``(B, N, 3)`` at coordinates ``(B, N, 2)`` with cells ``(B, N, 2)``.
+
+        The decoder core of inference and training alike: the four neighbours' table rows are
+        gathered into one flat ``(S * B * N, D)`` matrix, so the rest of the MLP is plain
+        matmuls, which keeps autograd's backward fast (no in-place ops on views).
+        """
         cfg = self.config
-        linears = self.imnet.linears
-        first = linears[0]
-        n_feat_in = first.weight.shape[1] - 2 - (2 if cfg.cell_decode else 0)
-        w_coord = first.weight[:, n_feat_in : n_feat_in + 2]
         h, w = grid.full_size
         crop_h, crop_w = grid.crop_size
         batch, n_query = coord.shape[:2]
-        size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
-        hidden, areas = [], []
-        batch_offset = (torch.arange(batch, device=coord.device) * (crop_h * crop_w)).view(batch, 1)
         table = grid.table.reshape(batch * crop_h * crop_w, -1)
+        offset = (torch.arange(batch, device=coord.device) * (crop_h * crop_w)).view(batch, 1)
+        index, rels = [], []
         for iy, ix, rel in ensemble_neighbours(coord, (h, w), cfg.local_ensemble):
-            local = (iy - grid.origin[0]) * crop_w + (ix - grid.origin[1]) + batch_offset
-            h1 = table.index_select(0, local.reshape(-1)).view(batch, n_query, -1)
-            h1 = torch.baddbmm(h1, rel, w_coord.t().expand(batch, 2, -1))
-            if cfg.cell_decode:
-                w_cell = first.weight[:, n_feat_in + 2 : n_feat_in + 4]
-                h1 = torch.baddbmm(h1, cell * size, w_cell.t().expand(batch, 2, -1))
-            hidden.append(h1)
-            areas.append(torch.abs(rel[:, :, 0] * rel[:, :, 1]) + AREA_EPS)
-
-        preds = self.finish_mlp(torch.stack(hidden, dim=0))  # (S, B, N, 3)
-        return _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
+            rels.append(rel)
+            index.append((iy - grid.origin[0]) * crop_w + (ix - grid.origin[1]) + offset)
+        rel = torch.stack(rels)  # (S, B, N, 2)
+        extra = rel
+        if cfg.cell_decode:
+            size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
+            extra = torch.cat([rel, (cell * size).expand_as(rel)], dim=-1)
+        h1 = table.index_select(0, torch.stack(index).reshape(-1))
+        h1 = torch.addmm(h1, extra.reshape(-1, extra.shape[-1]), self.first_layer_extra().t())
+        preds = self.finish_mlp(h1).view(rel.shape[0], batch, n_query, 3)
+        area = torch.abs(rel[..., 0] * rel[..., 1]) + AREA_EPS  # (S, B, N)
+        return blend(preds, area) * 0.5 + 0.5
 
     def query_grid(
         self,
@@ -247,19 +261,18 @@ class LIIF(nn.Module):
     ) -> torch.Tensor:
         """``query_grid`` from precomputed per-axis codes (so a caller can slice them per block)."""
         cfg = self.config
-        first = self.imnet.linears[0]
-        n_feat_in = first.weight.shape[1] - 2 - (2 if cfg.cell_decode else 0)
-        w_coord = first.weight[:, n_feat_in : n_feat_in + 2]
+        w_extra = self.first_layer_extra()
+        w_coord = w_extra[:, :2]
         h, w = grid.full_size
         crop_w = grid.crop_size[1]
         n_rows, n_cols = len(rows), len(cols)
         row_bias = 0.0
         if cfg.cell_decode:
-            w_cell = first.weight[:, n_feat_in + 2 : n_feat_in + 4]
+            w_cell = w_extra[:, 2:4]
             rel_cell = torch.tensor([cell[0] * h, cell[1] * w], device=w_cell.device)
             row_bias = w_cell @ rel_cell
         shifts = ensemble_shifts(cfg.local_ensemble)
-        width = first.weight.shape[0]
+        width = w_extra.shape[0]
         hidden = scratch.take("first", (len(shifts), n_rows * n_cols, width), w_coord.device)
         areas = []
         for k, (vy, vx) in enumerate(shifts):
@@ -272,7 +285,7 @@ class LIIF(nn.Module):
             h1 += (rel_x.unsqueeze(1) * w_coord[:, 1]).unsqueeze(0)
             areas.append(torch.abs(rel_y.unsqueeze(1) * rel_x.unsqueeze(0)).view(-1) + AREA_EPS)
         preds = self.finish_mlp(hidden, scratch)  # (S, R*C, 3)
-        rgb = _blend(preds, areas, cfg.local_ensemble) * 0.5 + 0.5
+        rgb = blend(preds, torch.stack(areas)) * 0.5 + 0.5
         return rgb.view(n_rows, n_cols, 3)
 
     def finish_mlp(self, h1: torch.Tensor, scratch: Scratch | None = None) -> torch.Tensor:
@@ -310,12 +323,8 @@ def axis_codes(centres: torch.Tensor, n_codes: int, local_ensemble: bool) -> Axi
     return AxisCodes(index, rel)
 
 
-def _blend(preds: torch.Tensor, areas: list[torch.Tensor], local_ensemble: bool) -> torch.Tensor:
-    """Weight each code's prediction by the area of the rectangle opposite to it."""
-    total = torch.stack(areas).sum(dim=0)
-    if local_ensemble:
-        areas = [areas[3], areas[2], areas[1], areas[0]]
-    out = 0
-    for pred, area in zip(preds, areas, strict=True):
-        out = out + pred * (area / total).unsqueeze(-1)
-    return out
+def blend(preds: torch.Tensor, area: torch.Tensor) -> torch.Tensor:
+    """The local ensemble: neighbour predictions ``(S, ..., 3)`` weighted by the area ``(S, ...)``
+    of the diagonally opposite neighbour's rectangle (shifts are ordered so that is ``flip``)."""
+    weight = area.flip(0) / area.sum(dim=0, keepdim=True)
+    return (preds * weight.unsqueeze(-1)).sum(dim=0)

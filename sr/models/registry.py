@@ -27,4 +27,6 @@ def build_model(spec: str) -> nn.Module:
     if name not in ARCHITECTURES:
         known = ", ".join(sorted(ARCHITECTURES))
         raise ValueError(f"unknown architecture {name!r} (this version builds: {known})")
-    return ARCHITECTURES[name](dict(parsed.get("args") or {}))
+    if not isinstance(parsed.get("args"), dict):
+        raise ValueError(f"architecture {name!r}: no 'args' in the checkpoint's config")
+    return ARCHITECTURES[name](dict(parsed["args"]))
