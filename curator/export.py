@@ -17,10 +17,9 @@ from curator.prompts import list_prompts
 from curator.store import image_path
 from curator.workspace import Workspace
 from sr.atomic import default_mode
+from sr.export_layout import CARD, METADATA, SPLITS, TRAIN, VALIDATION
 from sr.lineage import write_export_lineage
 from sr.safe_paths import UnsafeTargetError, check_target, move_aside
-
-SPLITS = ("train", "validation")
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,9 @@ def assign_splits(records: list[ImageRecord], val_fraction: float, seed: int) ->
     if not 0.0 <= val_fraction < 1.0:
         raise CuratorError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     scores = {r.id: split_score(r.content_hash, seed) for r in records}
-    splits = {i: ("validation" if s < val_fraction else "train") for i, s in scores.items()}
-    if val_fraction > 0 and len(records) >= 2 and "validation" not in splits.values():
-        splits[min(scores, key=scores.get)] = "validation"
+    splits = {i: (VALIDATION if s < val_fraction else TRAIN) for i, s in scores.items()}
+    if val_fraction > 0 and len(records) >= 2 and VALIDATION not in splits.values():
+        splits[min(scores, key=scores.get)] = VALIDATION
     return splits
 
 
@@ -195,9 +194,9 @@ def export_dataset(
         for split, split_rows in rows.items():
             if split_rows:
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in split_rows)
-                (build / split / "metadata.jsonl").write_text(text, encoding="utf-8")
+                (build / split / METADATA).write_text(text, encoding="utf-8")
         args = f"val_fraction={val_fraction}, seed={seed}"
-        (build / "README.md").write_text(_card(ws, counts, by_source, by_round, args))
+        (build / CARD).write_text(_card(ws, counts, by_source, by_round, args))
         lineage = catalog_state(ws)
         write_export_lineage(build, {**lineage, "val_fraction": val_fraction, "seed": seed})
         os.chmod(build, default_mode(folder=True))  # mkdtemp made it private (0700)

@@ -14,20 +14,19 @@ import json
 from pathlib import Path
 
 from sr.atomic import write_atomic
+from sr.export_layout import LINEAGE
 from sr.run_layout import RUN_FILE, run_of_checkpoint
-
-EXPORT_LINEAGE = "lineage.json"  # in an export folder
 
 
 def write_export_lineage(folder: Path, lineage: dict) -> Path:
     """Write an export's lineage (atomically) into ``folder``."""
-    return write_atomic(folder / EXPORT_LINEAGE, (json.dumps(lineage, indent=1) + "\n").encode())
+    return write_atomic(folder / LINEAGE, (json.dumps(lineage, indent=1) + "\n").encode())
 
 
 def read_export_lineage(folder: str | Path) -> dict | None:
     """The lineage an export folder carries, or None (a plain folder, or an unreadable file)."""
     try:
-        return json.loads((Path(folder) / EXPORT_LINEAGE).read_text(encoding="utf-8"))
+        return json.loads((Path(folder) / LINEAGE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

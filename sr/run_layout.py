@@ -10,12 +10,14 @@ Torch-free, so the studio and catalog commands can read runs without importing t
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 RUN_FILE = "run.json"  # {"data": ..., "data_lineage": ...}
 CONFIG_FILE = "config.yaml"
 TRAIN_LOG = "log.csv"
 VAL_LOG = "val.csv"
+CURVES = "curves.png"  # loss and validation PSNR against step, redrawn at each validation
 CHECKPOINTS = "checkpoints"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
@@ -54,3 +56,34 @@ def run_of_checkpoint(path: str | Path) -> Path | None:
     """The run folder of a file in ``RUN/checkpoints/``; None for a file anywhere else."""
     path = Path(path)
     return path.parent.parent if path.parent.name == CHECKPOINTS else None
+
+
+def read_metrics(run: str | Path) -> list[dict[str, float]]:
+    """The run's loss log and validation log joined on ``step``, one dict per step, by step.
+
+    Readable while the run writes: a missing file or a half-written row is left out (the next
+    read has it). A step logged twice (a resumed run) keeps its last row.
+    """
+    merged: dict[int, dict[str, float]] = {}
+    for name in (TRAIN_LOG, VAL_LOG):
+        try:
+            with open(Path(run) / name, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        for row in rows:
+            if None in row.values():  # fewer cells than columns: the row is being written
+                continue
+            try:
+                step = int(float(row.get("step") or ""))
+            except (ValueError, OverflowError):  # not a number, or inf
+                continue
+            values = merged.setdefault(step, {"step": step})
+            for key, text in row.items():
+                if key is None or key == "step":
+                    continue
+                try:
+                    values[key] = float(text)
+                except (TypeError, ValueError):
+                    pass
+    return [merged[step] for step in sorted(merged)]

@@ -19,8 +19,8 @@ from curator.studio.jobs import (
 )
 from curator.studio.state import open_current
 from curator.workspace_layout import WorkspaceLayout
-from sr.run_layout import TRAIN_LOG, VAL_LOG, has_checkpoints
-from sr.training.data import is_export
+from sr.export_layout import is_export
+from sr.run_layout import has_checkpoints, read_metrics
 from sr.training.recipes import list_recipes
 from sr.weights import resolve_weights
 
@@ -37,18 +37,9 @@ def exports(ws_root: Path) -> list[Path]:
 
 
 def metrics_frame(run_dir: Path) -> pd.DataFrame | None:
-    """The run's CSV logs (``log.csv`` loss, ``val.csv`` PSNR) joined on ``step``; None if empty."""
-    frames = []
-    for path in (Path(run_dir) / TRAIN_LOG, Path(run_dir) / VAL_LOG):
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, ValueError, pd.errors.EmptyDataError):
-            continue  # not there yet or being written right now; the next refresh reads it
-        if "step" in frame.columns and len(frame):
-            frames.append(frame.drop_duplicates("step", keep="last").set_index("step"))
-    if not frames:
-        return None
-    return pd.concat(frames, axis=1).sort_index().reset_index()
+    """``sr.run_layout.read_metrics`` as a frame for the charts; None while there is nothing."""
+    rows = read_metrics(run_dir)
+    return pd.DataFrame(rows) if rows else None
 
 
 def show_curves(run_dir: Path) -> None:

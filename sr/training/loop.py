@@ -20,7 +20,7 @@ from sr.atomic import write_atomic
 from sr.cli_boundary import display_path
 from sr.lineage import read_export_lineage
 from sr.models.liif import LIIF, LIIFConfig
-from sr.run_layout import CONFIG_FILE, RUN_FILE, TRAIN_LOG, VAL_LOG
+from sr.run_layout import CONFIG_FILE, CURVES, RUN_FILE, TRAIN_LOG, VAL_LOG
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.checkpoint import (
     list_checkpoints,
@@ -31,7 +31,7 @@ from sr.training.checkpoint import (
     set_rng_state,
 )
 from sr.training.config import TrainConfig, dump_config, load_config
-from sr.training.data import load_images, split_images
+from sr.training.data import load_images, split_images, spread
 from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.ema import WeightEma
@@ -127,7 +127,7 @@ class Trainer:
             raise TrainError(f"{display_path(self.data)}: no usable training images")
         val_images = []
         if info.is_main and split.val:
-            val_paths = split.val[: cfg.val.max_images]
+            val_paths = spread(split.val, cfg.val.max_images)
             val_images = load_images(val_paths, 2 * round(max(cfg.val.scales)), warn=_note)
         self.val_hr = centre_crops(val_images, cfg.val.crop)  # domain images only, never replay
         self.replay_images = _load_replay(cfg)
@@ -347,7 +347,7 @@ class Trainer:
             paused = time.perf_counter()  # validation and checkpoints do not count as speed
             if info.is_main and (done % cfg.val.every == 0 or done == self.max_steps):
                 self.validate(done)
-                plot_curves(self.train_log, self.val_log, self.run / "curves.png")
+                plot_curves(self.train_log, self.val_log, self.run / CURVES)
             if info.is_main and (done % cfg.checkpoint_every == 0 or done == self.max_steps):
                 save_checkpoint(self.run, done, self.output_model, self._state(done), cfg.keep_last)
             window.exclude(time.perf_counter() - paused)

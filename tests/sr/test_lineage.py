@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from sr.cli import main as sr_main
-from sr.lineage import EXPORT_LINEAGE, model_lineage, write_export_lineage
+from sr.export_layout import LINEAGE as LINEAGE_FILE
+from sr.lineage import model_lineage, write_export_lineage
 from sr.train import main as train_main
 from sr.training.config import dump_config
 from tests.sr.train_helpers import make_image_folder, tiny_train_config
@@ -44,7 +45,7 @@ def test_lineage__from_export_to_run_to_eval(tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     argv = ["--data", str(data), "--out", str(run), "--config", str(config), "--max-steps", "2"]
     assert train_main([*argv, "--quiet"]) == 0
-    (data / EXPORT_LINEAGE).unlink()  # the run keeps its own copy
+    (data / LINEAGE_FILE).unlink()  # the run keeps its own copy
     expected = {"run": str(run), "data": str(data.resolve()), "data_lineage": LINEAGE}
     assert model_lineage(run) == expected
     assert model_lineage(run / "checkpoints" / "last.safetensors") == expected

@@ -59,3 +59,18 @@ def test_trained_checkpoint__best_else_last_else_none(tmp_path: Path) -> None:
 def test_run_of_checkpoint__only_files_in_checkpoints(tmp_path: Path) -> None:
     assert run_of_checkpoint(tmp_path / "run" / "checkpoints" / "x.safetensors") == tmp_path / "run"
     assert run_of_checkpoint(tmp_path / "run" / "x.safetensors") is None
+
+
+def test_read_metrics__joins_logs_on_step_and_skips_what_is_half_written(tmp_path: Path) -> None:
+    from sr.run_layout import read_metrics
+
+    assert read_metrics(tmp_path) == []
+    # a resumed run logged step 20 twice (the last row wins); the last row is being written
+    (tmp_path / "log.csv").write_text("step,loss\n10,0.5\n20,0.4\n20,0.3\n3")
+    (tmp_path / "val.csv").write_text("step,psnr_x2\n0,30.0\n20,31.5\n")
+    rows = read_metrics(tmp_path)
+    assert rows == [
+        {"step": 0, "psnr_x2": 30.0},
+        {"step": 10, "loss": 0.5},
+        {"step": 20, "loss": 0.3, "psnr_x2": 31.5},
+    ]

@@ -103,3 +103,13 @@ def test_read_image__sixteen_bit_gray_and_alpha_become_eight_bit_rgb(tmp_path):
     rgba = np.dstack([rgb8, np.full((20, 24), 7, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     assert torch.equal(read_image(tmp_path / "a.png"), torch.from_numpy(rgb8).permute(2, 0, 1))
+
+
+def test_spread__evenly_spaced_from_the_first_and_all_when_few() -> None:
+    from sr.training.data import spread
+
+    files = [Path(f"{c}-{i}.png") for c in "abcd" for i in range(5)]  # grouped by prefix
+    picked = spread(files, 4)
+    assert [p.name[0] for p in picked] == ["a", "b", "c", "d"]  # one per group, not four a's
+    assert spread(files, 1) == files[:1] and spread(files, 0) == []
+    assert spread(files, 50) == files
