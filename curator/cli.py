@@ -123,8 +123,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from curator.embeddings import embed_images
-    from curator.shared_map import update_map
+    from curator.shared_map import refresh_map
 
     ws = _ws(args)
     if args.png:
@@ -134,8 +133,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     if ws.readonly and args.png and not args.refit:
         print(f"note: {ws.root}: read-only; drawing the stored map as it is", file=sys.stderr)
     else:
-        embed_images(ws)
-        report = update_map(ws, refit=args.refit)
+        report = refresh_map(ws, refit=args.refit).map
         what = "fitted" if report.fitted else "extended"
         print(
             f"map {what} (fit {report.fit_id}): {report.images_placed} image(s) placed, "

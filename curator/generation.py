@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curator.catalog import get_image
+from curator.catalog import Provenance, get_image
 from curator.config import GenerationConfig
 from curator.errors import CuratorError
-from curator.ingest import Provenance, add_image
+from curator.ingest import add_image
 from curator.prompts import get_prompt
 from curator.quality import Flag, similarity_to_parent
 from curator.store import image_path, load_rgb
@@ -192,11 +192,9 @@ def generate_round(
 
 def _place(ws: Workspace) -> None:
     """Embed the new images and add them to the map, if this workspace has embeddings already."""
-    from curator.embeddings import embed_images
-    from curator.shared_map import update_map
+    from curator.shared_map import refresh_map
 
     with ws.session() as conn:
         embedded = get_meta(conn, "encoder") is not None
     if embedded:
-        embed_images(ws)
-        update_map(ws)
+        refresh_map(ws)

@@ -12,14 +12,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from curator.catalog import list_images
+from curator.catalog import Provenance, list_images
 from curator.config import FALLBACK_ENCODER
 from curator.curation import accept
-from curator.embeddings import embed_images, embed_prompts
 from curator.encoders import clip_weights_available
-from curator.ingest import Provenance, add_image, ingest_paths
+from curator.ingest import add_image, ingest_paths
 from curator.prompts import add_prompt, list_prompts
-from curator.shared_map import update_map
+from curator.shared_map import refresh_map
 from curator.store import image_path, load_rgb
 from curator.workspace import Workspace, init_workspace
 from sr.atomic import write_atomic
@@ -98,7 +97,5 @@ def build_sample(
     for text in SAMPLE_PROMPTS:
         if text not in known:
             add_prompt(ws, text, note="sample")
-    embed_images(ws, progress=progress)
-    embed_prompts(ws)
-    update_map(ws)
+    refresh_map(ws, progress=progress)
     return ws

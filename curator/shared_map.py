@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from curator.embeddings import embed_texts, get_encoder, image_embeddings, prompt_embeddings
+from curator.embeddings import (
+    embed_images,
+    embed_prompts,
+    embed_texts,
+    get_encoder,
+    image_embeddings,
+    prompt_embeddings,
+)
 from curator.errors import CuratorError
 from curator.map_model import (
     ExactCosineIndex,
@@ -52,6 +59,15 @@ class MapReport:
     images_placed: int
     prompts_placed: int
     total_images: int
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What ``refresh_map`` did: new embeddings, then the map update."""
+
+    images_embedded: int
+    prompts_embedded: int
+    map: MapReport
 
 
 @dataclass(frozen=True)
@@ -181,6 +197,19 @@ def update_map(
     """
     with ws.writer_lock(wait_s=LONG_WAIT_S):
         return _update_map(ws, refit=refit, progress=progress)
+
+
+def refresh_map(
+    ws: Workspace, *, refit: bool = False, progress: Progress | None = None
+) -> RefreshReport:
+    """Embed new images and prompt texts, then fit or extend the map.
+
+    The one way the CLI, the studio, the sample and generation bring the map up to date, so
+    prompts are on it whichever of them ran last. ``progress`` follows the image embedding.
+    """
+    images = embed_images(ws, progress=progress)
+    prompts = embed_prompts(ws)
+    return RefreshReport(images, prompts, update_map(ws, refit=refit))
 
 
 def _update_map(ws: Workspace, *, refit: bool, progress: Progress | None) -> MapReport:

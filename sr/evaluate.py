@@ -54,6 +54,10 @@ def evaluate_set(
     return EvalResult(Path(set_dir).name, scale, mean, len(per_image), shave, per_image)
 
 
+class EvalError(ValueError):
+    """An evaluation request that cannot be carried out as given (one line for the user)."""
+
+
 def evaluate_matrix(
     specs: Sequence[str],
     sets: Sequence[Path],
@@ -63,15 +67,23 @@ def evaluate_matrix(
     on_result: Callable[[EvalResult], None] | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
     on_image: Callable[[str, float], None] | None = None,
+    check: Callable[[str], object] | None = None,
 ) -> list[EvalResult]:
     """Every checkpoint × set × scale, each model loaded once (``load(spec)``).
 
-    Every set is checked before any model runs, so a typo fails in seconds, not after an hour.
-    A checkpoint that ``load`` cannot build goes to ``on_error`` (re-raised without one) and the
-    others still run.
+    Every set (and with ``check``, e.g. ``resolve_weights``, every checkpoint) is checked before
+    any model runs, so a typo fails in seconds, not after an hour. Results are named by the set
+    folder's name, so two sets with one name are refused. A checkpoint that ``load`` cannot
+    build goes to ``on_error`` (re-raised without one) and the others still run.
     """
-    for folder in sets:
+    seen: dict[str, Path] = {}
+    for folder in map(Path, sets):
         hr_files(folder)  # FileNotFoundError naming the folder
+        if folder.name in seen and seen[folder.name].resolve() != folder.resolve():
+            raise EvalError(f"two sets named {folder.name!r}: {seen[folder.name]} and {folder}")
+        seen[folder.name] = folder
+    for spec in specs if check is not None else ():
+        check(spec)
     results = []
     for spec in specs:
         try:

@@ -11,9 +11,8 @@ import streamlit as st
 
 from curator.studio.feedback import show_error
 from curator.studio.models import OFFICIAL, cached_model, model_choices, model_label
-from curator.studio.state import benchmarks_root
-from sr.benchmark_sets import find_sets
-from sr.evaluate import EvalResult, evaluate_matrix
+from sr.benchmark_sets import benchmarks_root, find_sets
+from sr.evaluate import EvalError, EvalResult, evaluate_matrix
 from sr.lineage import model_lineage
 
 
@@ -72,9 +71,9 @@ def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> l
             scales,
             load=cached_model,
             on_result=add,
-            on_error=lambda spec, exc: show_error(exc),
+            on_error=lambda spec, exc: show_error(exc),  # the page goes on with the others
         )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, EvalError) as exc:
         show_error(exc)
     bar.empty()
     return rows

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from curator.workspace_layout import WorkspaceLayout
+from sr.atomic import write_atomic
 
 JOB_FILE = "train_job.json"
 # "$@" is the trainer command; its exit code goes to $1 (shifted away before running it).
@@ -111,9 +112,7 @@ def start_job(ws_root: Path, run_dir: Path, command: list[str]) -> Job:
         started_at=time.time(),
         start_ticks=_start_ticks(proc.pid),
     )
-    tmp = folder / f".{JOB_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(job), indent=1))
-    os.replace(tmp, folder / JOB_FILE)
+    write_atomic(folder / JOB_FILE, json.dumps(asdict(job), indent=1).encode())
     return job
 
 

@@ -13,9 +13,6 @@ from curator.workspace_layout import WorkspaceLayout
 from sr.run_layout import trained_checkpoint
 
 WORKSPACE_ENV = "CURATOR_WORKSPACE"
-BENCHMARKS_ENV = "SR_BENCHMARKS"
-# The shared folder beside the checkout, as in the developers' layout (../shared/benchmarks).
-DEFAULT_BENCHMARKS = Path(__file__).resolve().parents[3] / "shared" / "benchmarks"
 
 
 def _defaults() -> dict[str, Any]:
@@ -33,11 +30,6 @@ def init_state() -> None:
     for key, value in _defaults().items():
         if key not in st.session_state:
             st.session_state[key] = copy.deepcopy(value)
-
-
-def benchmarks_root() -> Path:
-    """Folder holding benchmark sets: ``$SR_BENCHMARKS`` or the shared default."""
-    return Path(os.environ.get(BENCHMARKS_ENV) or DEFAULT_BENCHMARKS)
 
 
 def workspace_root() -> Path | None:

@@ -97,15 +97,12 @@ def _embed_and_map_section(ws) -> None:
     st.subheader("Embeddings and map")
     st.caption(f"Encoder: `{ws.config.embedding.encoder}`")
     if st.button("Embed new images and update the map", key="ws_embed_map"):
-        from curator.embeddings import embed_images, embed_prompts
-        from curator.shared_map import update_map
+        from curator.shared_map import refresh_map
 
         update, close = progress_callback("Embedding")
-        embedded = embed_images(ws, progress=update)
+        report = refresh_map(ws, progress=update)
         close()
-        embed_prompts(ws)
-        update_map(ws)
-        st.success(f"Embedded {embedded} new image(s); the map is up to date.")
+        st.success(f"Embedded {report.images_embedded} new image(s); the map is up to date.")
 
 
 def render() -> None:

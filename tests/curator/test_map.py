@@ -149,3 +149,29 @@ def test_exact_cosine_knn__matches_a_full_sort() -> None:
         assert indices[q].tolist() == expected
         assert np.allclose(distances[q], [max(0.0, 1 - cosine[j]) for j in expected], atol=1e-6)
     assert indices[:, 0].tolist() == list(range(50))  # every point is its own nearest
+
+
+def test_refresh_map__cli_and_api_embed_images_and_prompts_then_map(
+    tiny_clip: str, tmp_path: Path, ingest_set
+) -> None:
+    from curator.cli import main
+    from curator.shared_map import refresh_map
+
+    ws = init_workspace(tmp_path / "ws", encoder=tiny_clip)
+    ingest_set(ws, tmp_path / "in", 12)
+    add_prompt(ws, "a photo of a cat")
+    # `curator map` alone (no `curator embed` first) embeds images and prompt texts
+    assert main(["map", str(ws.root)]) == 0
+    from curator.embeddings import text_hash
+
+    with ws.session() as conn:
+        stored = {r[0] for r in conn.execute("SELECT text_hash FROM text_embeddings")}
+    assert text_hash("a photo of a cat") in stored
+    assert len(_coords(ws)) == 12 and len(_coords(ws, "prompt")) == 1
+    again = refresh_map(ws)
+    assert (again.images_embedded, again.prompts_embedded) == (0, 0)
+    add_prompt(ws, "a rocket on the launch pad")
+    ingest_set(ws, tmp_path / "in2", 2, start=12)
+    report = refresh_map(ws)
+    assert (report.images_embedded, report.prompts_embedded) == (2, 1)
+    assert report.map.total_images == 14 and len(_coords(ws, "prompt")) == 2

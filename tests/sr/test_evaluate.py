@@ -159,3 +159,19 @@ def test_eval_cli__typo_or_missing_set_fails_before_any_work(benchmarks_dir, tmp
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "missing" in captured.err
+
+
+def test_eval_cli__quiet_matrix_still_prints_the_table(benchmarks_dir, tmp_path, capsys):
+    sets = _tiny_sets(tmp_path, benchmarks_dir)
+    assert main(["eval", *map(str, sets), "--scale", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "| weights | set | x2 |" in out and "| official | B |" in out
+    assert "dB" not in out  # no per-image or per-cell lines
+
+
+def test_eval_cli__two_sets_with_one_name_are_refused(benchmarks_dir, tmp_path, capsys):
+    first = _tiny_sets(tmp_path / "one", benchmarks_dir)[0]
+    second = _tiny_sets(tmp_path / "two", benchmarks_dir)[0]
+    assert main(["eval", str(first), str(second), "--scale", "2", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "two sets named 'A'" in captured.err
