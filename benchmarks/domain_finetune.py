@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clipart_data import eligible_svgs, render_split, require_tools, split_by_hash
 from benchmarks.dirty_pool import build_pool, precision_recall, read_labels
+from sr.benchmark_sets import benchmarks_root, hr_files
+from sr.export_layout import METADATA, TRAIN, VALIDATION, metadata_path
 from sr.run_layout import best_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +102,7 @@ def curate(work: Path) -> tuple[Path, dict[str, float]]:
 
 def training_folder(folder: Path, train: list[Path], val: list[Path]) -> Path:
     """An export-layout folder: ``train/`` and ``validation/`` with ``metadata.jsonl``."""
-    for split, files in (("train", train), ("validation", val)):
+    for split, files in ((TRAIN, train), (VALIDATION, val)):
         (folder / split).mkdir(parents=True, exist_ok=True)
         rows = []
         for path in files:
@@ -108,7 +110,7 @@ def training_folder(folder: Path, train: list[Path], val: list[Path]) -> Path:
             if not target.exists():
                 target.write_bytes(path.read_bytes())
             rows.append(json.dumps({"file_name": path.name}))
-        (folder / split / "metadata.jsonl").write_text("\n".join(rows) + "\n")
+        metadata_path(folder, split).write_text("\n".join(rows) + "\n")
     return folder
 
 
@@ -145,10 +147,19 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=20, help="validation renders")
     parser.add_argument("--clean", type=int, default=300, help="clean images in the pool")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "benchmarks")
+    parser.add_argument(
+        "--benchmarks", type=Path, default=None, help="benchmark sets (default: $SR_BENCHMARKS)"
+    )
     parser.add_argument("--sets", default="Set5,Set14", help="generic sets at x4 ('' for none)")
     args = parser.parse_args()
     require_tools()
+    bench_root = args.benchmarks or benchmarks_root()
+    sets = [bench_root / name for name in args.sets.split(",") if name]
+    for folder in sets:  # now, not after an hour of work
+        try:
+            hr_files(folder)
+        except FileNotFoundError as exc:
+            sys.exit(f"error: {exc} (give --benchmarks or set SR_BENCHMARKS)")
     start = time.monotonic()
     work = args.work
     data = prepare(work, args.test, args.val, args.clean, args.seed)
@@ -160,8 +171,8 @@ def main() -> None:
         + ", ".join(f"{k[7:]} {v:.2f}" for k, v in quality.items() if k.startswith("recall_")),
         flush=True,
     )
-    curated_train = sorted((export / "train").glob("*.*"))
-    curated_train = [p for p in curated_train if p.name != "metadata.jsonl"]
+    curated_train = sorted((export / TRAIN).glob("*.*"))
+    curated_train = [p for p in curated_train if p.name != METADATA]
     pool = sorted((work / "pool").iterdir())
     folders = {
         "dirty": training_folder(work / "train-dirty", pool, data["val"]),
@@ -178,9 +189,12 @@ def main() -> None:
     for path in data["test"]:
         if not (test_dir / path.name).exists():
             (test_dir / path.name).write_bytes(path.read_bytes())
-    sets = [args.benchmarks / name for name in args.sets.split(",") if name]
     columns = [f"clip art x{s}" for s in SCALES] + [f"{bench.name} x4" for bench in sets]
     clip_art = evaluate(models, [test_dir], list(SCALES))
+    partial = {
+        "clip_art": {n: {str(k): v["psnr"] for k, v in r.items()} for n, r in clip_art.items()}
+    }
+    (work / "results.json").write_text(json.dumps({**partial, "curation": quality}, indent=2))
     generic = evaluate(models, sets, [4]) if sets else {name: {} for name in models}
     table: dict[str, dict[str, float]] = {}
     for name in models:

@@ -77,7 +77,10 @@ def main() -> None:
     results = json.loads((args.work / "results.json").read_text())
     per_image = results["per_image_x4"]
     name = median_image(per_image)
-    test_dir = next(p for p in args.work.glob("test-*") if (p / f"{name}.png").is_file())
+    found = [p for p in sorted(args.work.glob("test-*")) if (p / f"{name}.png").is_file()]
+    if not found:
+        sys.exit(f"error: {args.work}: no test-* folder holds {name}.png (run domain_finetune.py)")
+    test_dir = found[0]
     lr, hr = make_pair(load_rgb_tensor(test_dir / f"{name}.png"), SCALE)
     size = tuple(hr.shape[-2:])
     lr_pil = Image.fromarray(to_uint8(lr))
