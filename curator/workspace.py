@@ -77,17 +77,15 @@ class Workspace(WorkspaceLayout):
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A connection inside one ``BEGIN IMMEDIATE`` transaction, committed on success."""
         self.require_writable()
-        conn = self.connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+        with self.session() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     @contextlib.contextmanager
     def writer_lock(self, *, wait_s: float = 0.0) -> Iterator[None]:

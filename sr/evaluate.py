@@ -82,8 +82,9 @@ def evaluate_matrix(
         if folder.name in seen and seen[folder.name].resolve() != folder.resolve():
             raise EvalError(f"two sets named {folder.name!r}: {seen[folder.name]} and {folder}")
         seen[folder.name] = folder
-    for spec in specs if check is not None else ():
-        check(spec)
+    if check is not None:
+        for spec in specs:
+            check(spec)
     results = []
     for spec in specs:
         try:

@@ -20,6 +20,7 @@ from sr.upscale import (
     parse_scale,
     parse_size,
     upscale_file,
+    upscale_notes,
 )
 
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in READ_SUFFIXES)
@@ -96,7 +97,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
     name = f"{src.stem}_{out_hw[1]}x{out_hw[0]}{FORMAT_EXTENSIONS[fmt]}"
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / name
-        notes = upscale_file(model, src, dst, target, fmt=fmt, progress=progress)
+        upscale_file(model, src, dst, target, fmt=fmt, progress=progress)
         data = dst.read_bytes()
         result = read_image(dst)
     bar.empty()
@@ -111,7 +112,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
         "model": model_label(spec),
         "liif": preview(result),
         "bicubic": bicubic(image, out_hw),
-        "notes": [n.replace(str(src), src.name) for n in notes],  # not the upload's temp path
+        "notes": upscale_notes(Path(src.name), image, fmt),  # named without the upload's temp dir
     }
 
 
