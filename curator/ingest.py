@@ -33,8 +33,8 @@ from sr.image_files import (
     EXIF_ORIENTATION,
     ImageData,
     ImageFileError,
+    eight_bit_pixels,
     read_image,
-    to_eight_bit,
     write_image,
 )
 from sr.image_formats import FORMAT_EXTENSIONS, INGEST_SUFFIXES, has_suffix
@@ -121,12 +121,6 @@ def _probe(path: Path, config: IngestConfig) -> Probe:
     return Probe(fmt, frames, orientation, mode, luma)
 
 
-def eight_bit_pixels(data: ImageData) -> np.ndarray:
-    """8-bit pixels ``(H, W, 1 or 3)`` for the quality checks (alpha ignored; gray stays gray,
-    so a huge gray scan is not tripled in memory)."""
-    return to_eight_bit(data.pixels) if data.bit_depth == 16 else data.pixels
-
-
 def _near_duplicate(conn, phash: int, bits: int) -> Flag | None:
     rows = conn.execute("SELECT id, phash FROM images WHERE phash IS NOT NULL").fetchall()
     if not rows:
@@ -163,7 +157,7 @@ def add_image(
         return int(row["id"]), False
     rel = store_relpath(content_hash, extension)
     store_file(ws.store_dir / rel)
-    pixels = eight_bit_pixels(decoded)
+    pixels = eight_bit_pixels(decoded)  # gray stays gray: a huge gray scan is not tripled
     flags = list(image_flags(pixels, ws.config.ingest)) + list(extra_flags)
     phash = dhash(pixels)
     height, width = decoded.size

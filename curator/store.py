@@ -12,7 +12,7 @@ from PIL import Image
 from curator.catalog import ImageRecord, get_image
 from curator.workspace import Workspace
 from sr.atomic import TEMP_PREFIX, atomic_path
-from sr.image_files import read_image, to_eight_bit
+from sr.image_files import eight_bit_rgb, read_image
 
 
 def store_relpath(content_hash: str, extension: str) -> str:
@@ -27,16 +27,7 @@ def image_path(ws: Workspace, record: ImageRecord) -> Path:
 
 def load_rgb(path: Path) -> np.ndarray:
     """An image as 8-bit RGB ``(H, W, 3)`` (gray expanded, alpha composited on white)."""
-    data = read_image(path)
-    pixels = to_eight_bit(data.pixels) if data.bit_depth == 16 else data.pixels
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    if data.alpha is not None:
-        alpha = data.alpha.astype(np.float32)
-        alpha = alpha / (65535.0 if data.alpha.dtype == np.uint16 else 255.0)
-        alpha = alpha[:, :, None]
-        pixels = np.round(pixels * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-    return np.ascontiguousarray(pixels)
+    return np.ascontiguousarray(eight_bit_rgb(read_image(path), alpha_on_white=True))
 
 
 def _thumbs_root(ws: Workspace) -> Path:

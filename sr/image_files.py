@@ -223,6 +223,26 @@ def to_eight_bit(array: np.ndarray) -> np.ndarray:
     return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
+def eight_bit_pixels(image: ImageData) -> np.ndarray:
+    """The pixels ``(H, W, 1 or 3)`` as uint8 (16-bit rounded); gray stays gray, alpha apart."""
+    return to_eight_bit(image.pixels) if image.bit_depth == 16 else image.pixels
+
+
+def eight_bit_rgb(image: ImageData, *, alpha_on_white: bool = False) -> np.ndarray:
+    """8-bit RGB ``(H, W, 3)``: 16-bit rounded, gray repeated; alpha dropped or, with
+    ``alpha_on_white``, composited on white (what a viewer shows for a transparent image)."""
+    pixels = eight_bit_pixels(image)
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    if alpha_on_white and image.alpha is not None:
+        # the alpha keeps its own depth: a 16-bit alpha is not rounded to 8 bits before blending
+        alpha = image.alpha.astype(np.float32)
+        alpha = alpha / (65535.0 if image.alpha.dtype == np.uint16 else 255.0)
+        alpha = alpha[:, :, None]
+        pixels = np.round(pixels * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return pixels
+
+
 Encoded = list[bytes | memoryview]  # pieces written one after another (no concatenated copy)
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from curator.studio.models import cached_model, model_label, pick_model
 from curator.studio.state import open_current, workspace_root
-from sr.image_files import ImageData, read_image, to_eight_bit
+from sr.image_files import ImageData, eight_bit_rgb, read_image
 from sr.image_formats import FORMAT_EXTENSIONS, READ_SUFFIXES, writable_format
 from sr.upscale import (
     Target,
@@ -67,11 +67,8 @@ def _target() -> Target | None:
 
 
 def preview(image: ImageData) -> np.ndarray:
-    """8-bit RGB(A) array for display."""
-    pixels = to_eight_bit(image.pixels) if image.bit_depth == 16 else image.pixels
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    return pixels
+    """8-bit RGB array for display (alpha dropped)."""
+    return eight_bit_rgb(image)
 
 
 def bicubic(image: ImageData, out_hw: tuple[int, int]) -> np.ndarray:

@@ -78,11 +78,7 @@ def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSp
 
 def read_image(path: Path) -> torch.Tensor:
     """RGB uint8 ``(3, H, W)``: EXIF orientation applied, gray/alpha/16-bit made 8-bit RGB."""
-    pixels = image_files.read_image(path).pixels  # (H, W, 1 or 3), alpha kept apart
-    if pixels.dtype == np.uint16:
-        pixels = image_files.to_eight_bit(pixels)
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
+    pixels = image_files.eight_bit_rgb(image_files.read_image(path))  # alpha dropped
     pixels = np.require(pixels, requirements=["C_CONTIGUOUS", "WRITEABLE"])  # torch warns if not
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
 

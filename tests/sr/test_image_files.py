@@ -15,6 +15,8 @@ from sr.image_files import (
     EXIF_ORIENTATION,
     ImageData,
     ImageFileError,
+    eight_bit_pixels,
+    eight_bit_rgb,
     read_image,
     to_eight_bit,
     write_image,
@@ -149,6 +151,22 @@ def test_write_image__sixteen_bit_to_jpeg_rounds_to_eight(tmp_path):
     back = read_image(write_image(tmp_path / "x.jpg", img, fmt="JPEG"))
     assert back.bit_depth == 8 and back.pixels.min() >= 250
     assert to_eight_bit(np.array([0, 257, 65535], dtype=np.uint16)).tolist() == [0, 1, 255]
+
+
+def test_eight_bit_rgb__sixteen_bit_gray_with_alpha_dropped_or_on_white():
+    gray = np.array([[[0], [65535]], [[257], [32896]]], dtype=np.uint16)  # 8-bit 0, 255, 1, 128
+    alpha = np.array([[65535, 0], [32768, 65535]], dtype=np.uint16)
+    image = ImageData(gray, alpha, "PNG")
+    assert eight_bit_pixels(image).tolist() == [[[0], [255]], [[1], [128]]]  # gray kept gray
+    dropped = eight_bit_rgb(image)
+    assert dropped.dtype == np.uint8 and dropped.shape == (2, 2, 3)
+    assert dropped[..., 0].tolist() == [[0, 255], [1, 128]] and (dropped == dropped[..., :1]).all()
+    # on white: transparent → 255, half → (1 + 255) / 2, the 16-bit alpha unrounded
+    on_white = eight_bit_rgb(image, alpha_on_white=True)
+    assert on_white[..., 0].tolist() == [[0, 255], [128, 128]]
+    eight = ImageData(np.full((1, 1, 3), 100, np.uint8), np.full((1, 1), 51, np.uint8), "PNG")
+    assert eight_bit_rgb(eight).tolist() == [[[100, 100, 100]]]
+    assert eight_bit_rgb(eight, alpha_on_white=True).tolist() == [[[224, 224, 224]]]
 
 
 def _bad_files(tmp_path):
