@@ -18,6 +18,7 @@ from curator.store import image_path
 from curator.workspace import Workspace
 from sr.atomic import default_mode
 from sr.export_layout import CARD, METADATA, SPLITS, TRAIN, VALIDATION
+from sr.hashed_split import hash_rank, validation_items
 from sr.lineage import write_export_lineage
 from sr.safe_paths import UnsafeTargetError, check_target, move_aside
 
@@ -35,8 +36,9 @@ class ExportReport:
 
 def split_score(content_hash: str, seed: int) -> float:
     """A stable number in [0, 1) per image: below the validation fraction → validation."""
-    digest = hashlib.sha256(f"{seed}:{content_hash}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
+    # sha256 of seed and content (not sr train's sha1 of the file name): changing either would
+    # move images of existing exports between train and validation
+    return hash_rank(f"{seed}:{content_hash}".encode(), "sha256")
 
 
 def assign_splits(records: list[ImageRecord], val_fraction: float, seed: int) -> dict[int, str]:
@@ -44,10 +46,8 @@ def assign_splits(records: list[ImageRecord], val_fraction: float, seed: int) ->
     if not 0.0 <= val_fraction < 1.0:
         raise CuratorError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     scores = {r.id: split_score(r.content_hash, seed) for r in records}
-    splits = {i: (VALIDATION if s < val_fraction else TRAIN) for i, s in scores.items()}
-    if val_fraction > 0 and len(records) >= 2 and VALIDATION not in splits.values():
-        splits[min(scores, key=scores.get)] = VALIDATION
-    return splits
+    val = validation_items(scores, val_fraction)
+    return {i: (VALIDATION if i in val else TRAIN) for i in scores}
 
 
 def _row(record: ImageRecord, file_name: str, split: str, prompts: dict) -> dict:

@@ -8,7 +8,6 @@ moves existing ones between splits.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import torch
 from sr import image_files
 from sr.cli_boundary import display_path
 from sr.export_layout import METADATA, TRAIN, VALIDATION, is_export
+from sr.hashed_split import hash_rank, validation_items
 from sr.image_formats import has_suffix
 
 Warn = Callable[[str], None]
@@ -55,8 +55,7 @@ def _export_split(folder: Path, warn: Warn) -> list[Path]:
 
 def _val_rank(relative: str) -> float:
     """A stable number in [0, 1) per file name (its bytes: names need not be UTF-8)."""
-    digest = hashlib.sha1(os.fsencode(relative)).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    return hash_rank(os.fsencode(relative), "sha1")  # sha1: what earlier runs split by
 
 
 def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSplit:
@@ -70,9 +69,7 @@ def split_images(root: Path, val_fraction: float, warn: Warn = print) -> ImageSp
         )
     files = sorted(p for p in root.rglob("*") if p.is_file() and has_suffix(p))
     ranks = {p: _val_rank(p.relative_to(root).as_posix()) for p in files}
-    val = {p for p in files if ranks[p] < val_fraction}
-    if not val and val_fraction > 0 and len(files) > 1:
-        val = {min(files, key=ranks.__getitem__)}  # tiny folders still get a validation image
+    val = validation_items(ranks, val_fraction)
     return ImageSplit([p for p in files if p not in val], [p for p in files if p in val], "folder")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -98,3 +100,15 @@ def test_export_dataset__refusals(mapped_ws: Workspace, tmp_path: Path) -> None:
     assert (tmp_path / "busy" / "x").read_text() == "keep me"
     with pytest.raises(CuratorError, match="val-fraction"):
         export_dataset(mapped_ws, tmp_path / "out", val_fraction=1.5)
+
+
+def test_assign_splits__split_of_content_hashes_unchanged() -> None:
+    # pinned to the split from before sr.hashed_split owned it: a change moves exported images
+    records = [
+        SimpleNamespace(id=i, content_hash=hashlib.sha256(str(i).encode()).hexdigest())
+        for i in range(20)
+    ]
+    splits = assign_splits(records, 0.25, seed=7)
+    assert [i for i, split in splits.items() if split == "validation"] == [0, 1, 2, 9, 12, 15, 19]
+    assert list(splits) == list(range(20))
+    assert assign_splits(records[:3], 0.1, seed=7) == {0: "validation", 1: "train", 2: "train"}
