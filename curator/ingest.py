@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -27,7 +25,7 @@ from curator.events import log_event
 from curator.quality import Flag, dhash, hamming_to_many, image_flags, jpeg_flags
 from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
-from sr.atomic import TEMP_PREFIX, default_mode
+from sr.atomic import publish, temp_file
 from sr.cli_boundary import display_path, is_environment_error, os_error_line
 from sr.image_files import (
     EXIF_ORIENTATION,
@@ -211,23 +209,17 @@ def add_image(
 def _staged(ws: Workspace, raw: bytes) -> Iterator[Path]:
     """``raw`` in a temp file of the store: checked, decoded and (if kept as is) renamed into
     place, so the hash, the checks and the stored bytes all come from one read of the input."""
-    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=ws.store_dir)
-    staged = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
+    # Not sr.atomic.atomic_path: the target (named by the format the probe finds) and whether
+    # these bytes are kept at all are known only later, so adopt_staged publishes the file.
+    with temp_file(ws.store_dir) as staged:
+        staged.write_bytes(raw)
         yield staged
-    finally:
-        staged.unlink(missing_ok=True)
 
 
 def adopt_staged(staged: Path, target: Path) -> None:
     """Move a staged file to its place in the store (a rename: no second copy is written)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(staged, default_mode())
-    os.replace(staged, target)
+    publish(staged, target)  # fsynced before the rename, as every atomic write
 
 
 def _read_input(path: Path) -> bytes:

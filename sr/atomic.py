@@ -16,21 +16,36 @@ TEMP_PREFIX = ".incoming-"  # temp files of interrupted writes start with this (
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path, *, suffix: str = "") -> Iterator[Path]:
-    """A temp path beside ``target``; written by the caller, fsynced and renamed on success."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=target.parent)
+def temp_file(folder: str | Path, *, suffix: str = "") -> Iterator[Path]:
+    """An empty temp file in ``folder`` (named so sweeps know it), removed on exit unless
+    ``publish`` renamed it away first."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def publish(tmp: Path, target: Path) -> None:
+    """Put a finished temp file in place: fsynced first (a crash then leaves the old file or the
+    whole new one), given the usual mode (mkstemp's is private), renamed over ``target``."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.chmod(tmp, default_mode())
+    os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, *, suffix: str = "") -> Iterator[Path]:
+    """A temp path beside ``target``; written by the caller, fsynced and renamed on success."""
+    target = Path(target)
+    with temp_file(target.parent, suffix=suffix) as tmp:
+        yield tmp
+        publish(tmp, target)
 
 
 def write_atomic(target: str | Path, pieces: bytes | Iterable[bytes | memoryview]) -> Path:

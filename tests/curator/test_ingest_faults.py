@@ -55,6 +55,23 @@ def test_ingest__disk_full_stops_with_one_line_and_keeps_what_was_stored(
     assert events == 1
 
 
+def test_ingest__failed_fsync_of_a_staged_file_keeps_nothing(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import sr.atomic
+
+    (path,) = _inputs(tmp_path / "in", 1)
+
+    def full(fd: int) -> None:  # a disk that reports ENOSPC only when the data is flushed
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sr.atomic.os, "fsync", full)
+    assert main(["ingest", str(ws.root), str(path)]) == 3
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert err == [f"error: {path}: disk full (no space left on device)"]
+    assert list_images(ws) == [] and _store_files(ws) == []  # not adopted unsynced, no temp
+
+
 def test_ingest__reads_each_input_once(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
