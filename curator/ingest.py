@@ -134,6 +134,36 @@ def _near_duplicate(conn, phash: int, bits: int) -> Flag | None:
     )
 
 
+def _image_row(
+    *,
+    content_hash: str,
+    store_path: str,
+    original_name: str,
+    decoded: ImageData,
+    mode: str,
+    provenance: Provenance,
+    phash: int,
+) -> dict[str, object]:
+    """A new image's ``images`` row, column name → value (the INSERT is built from its keys)."""
+    height, width = decoded.size
+    return {
+        "content_hash": content_hash,
+        "store_path": store_path,
+        "original_name": original_name,
+        "width": width,
+        "height": height,
+        "mode": mode,
+        "bit_depth": decoded.bit_depth,
+        "has_alpha": int(decoded.alpha is not None),
+        "has_icc": int(decoded.icc_profile is not None),
+        "format": decoded.format,
+        **dict(zip(PROVENANCE_COLUMNS, provenance.column_values(), strict=True)),
+        "status": "pending",
+        "phash": f"{phash:016x}",
+        "created_at": now_iso(),
+    }
+
+
 def add_image(
     ws: Workspace,
     *,
@@ -158,32 +188,24 @@ def add_image(
     pixels = eight_bit_pixels(decoded)  # gray stays gray: a huge gray scan is not tripled
     flags = list(image_flags(pixels, ws.config.ingest)) + list(extra_flags)
     phash = dhash(pixels)
-    height, width = decoded.size
     with ws.transaction() as conn:
         near = _near_duplicate(conn, phash, ws.config.ingest.near_duplicate_bits)
         if near is not None:
             flags.append(near)
+        columns = _image_row(
+            content_hash=content_hash,
+            store_path=rel,
+            original_name=original_name,
+            decoded=decoded,
+            mode=mode,
+            provenance=provenance,
+            phash=phash,
+        )
         cursor = conn.execute(
-            "INSERT INTO images (content_hash, store_path, original_name, width, height, mode,"
-            f" bit_depth, has_alpha, has_icc, format, {', '.join(PROVENANCE_COLUMNS)},"
-            " status, phash, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+            f"INSERT INTO images ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})"
             " ON CONFLICT (content_hash) DO NOTHING",
-            (
-                content_hash,
-                rel,
-                original_name,
-                width,
-                height,
-                mode,
-                decoded.bit_depth,
-                int(decoded.alpha is not None),
-                int(decoded.icc_profile is not None),
-                decoded.format,
-                *provenance.column_values(),
-                f"{phash:016x}",
-                now_iso(),
-            ),
+            tuple(columns.values()),
         )
         if cursor.rowcount == 0:  # another writer inserted the same content meanwhile
             found = conn.execute(

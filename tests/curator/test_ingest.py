@@ -214,3 +214,56 @@ def test_ingest__lossy_jpeg_flagged_by_its_quality(ws: Workspace, tmp_path: Path
     flags = {Path(r.original_name).name: r.flags for r in list_images(ws)}
     assert 29 <= flags["q30.jpg"]["lossy_jpeg"] <= 31
     assert "lossy_jpeg" not in flags["q95.jpg"]
+
+
+def test_add_image__every_column_of_the_row_reads_back(ws: Workspace, tmp_path: Path) -> None:
+    from curator.catalog import Provenance
+    from curator.ingest import add_image
+
+    (parent,) = ingest_paths(ws, [save(tmp_path / "p.png", natural("astronaut", 64))]).added
+    child = save(tmp_path / "c.png", natural("chelsea", 48))
+    made = Provenance(
+        source="generated",
+        round=3,
+        parent_id=parent,
+        seed=11,
+        generator_model="tiny-sd",
+        generator_settings={"mode": "img2img"},
+    )
+    image_id, is_new = add_image(
+        ws,
+        content_hash="ab" * 32,
+        store_file=lambda target: save(target, natural("chelsea", 48)),
+        extension=".png",
+        decoded=read_image(child),
+        original_name="made",
+        mode="RGB",
+        provenance=made,
+    )
+    assert is_new
+    with ws.session() as conn:
+        row = dict(conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone())
+    assert row["created_at"] and row["phash"] and len(row["phash"]) == 16
+    del row["created_at"], row["phash"], row["status_time"]
+    assert row == {
+        "id": image_id,
+        "content_hash": "ab" * 32,
+        "store_path": f"ab/{'ab' * 32}.png",
+        "original_name": "made",
+        "width": 48,
+        "height": 48,
+        "mode": "RGB",
+        "bit_depth": 8,
+        "has_alpha": 0,
+        "has_icc": 0,
+        "format": "PNG",
+        "source": "generated",
+        "round": 3,
+        "parent_id": parent,
+        "prompt_id": None,
+        "seed": 11,
+        "generator_model": "tiny-sd",
+        "generator_settings": '{"mode": "img2img"}',
+        "status": "pending",
+        "status_reason": "",
+    }
