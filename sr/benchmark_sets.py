@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,17 +98,33 @@ def make_pair(hr: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tenso
     return downsample_bicubic(hr, (h_lr, w_lr)), hr
 
 
+def _pair(
+    set_dir: Path, hr_path: Path, hr: torch.Tensor, scale: float, use_lr_files: bool
+) -> BenchmarkPair:
+    """The pair of the decoded ``hr`` (read from ``hr_path``) at ``scale``; ``hr`` is cropped as
+    a view, never changed, so one decoded image serves every scale."""
+    lr_path = lr_file(set_dir, hr_path.stem, scale) if use_lr_files and scale in (2, 3, 4) else None
+    if lr_path is not None:
+        lr = load_rgb_tensor(lr_path)
+        s = int(scale)
+        hr = hr[:, : lr.shape[-2] * s, : lr.shape[-1] * s]
+    else:
+        lr, hr = make_pair(hr, scale)
+    return BenchmarkPair(hr_path.stem, lr, hr)
+
+
 def iter_pairs(set_dir: Path, scale: float, use_lr_files: bool = True) -> Iterator[BenchmarkPair]:
     """Evaluation pairs of a set at ``scale``; the set's LR files are used for x2/x3/x4."""
     for hr_path in hr_files(set_dir):
+        yield _pair(set_dir, hr_path, load_rgb_tensor(hr_path), scale, use_lr_files)
+
+
+def load_pairs(set_dir: Path, scales: Iterable[float]) -> dict[float, list[BenchmarkPair]]:
+    """A set's pairs at every scale (those of ``iter_pairs``), each file decoded once: the whole
+    set is held in memory, every scale's HR a view of one decoded image."""
+    pairs: dict[float, list[BenchmarkPair]] = {scale: [] for scale in scales}
+    for hr_path in hr_files(set_dir):
         hr = load_rgb_tensor(hr_path)
-        lr_path = (
-            lr_file(set_dir, hr_path.stem, scale) if use_lr_files and scale in (2, 3, 4) else None
-        )
-        if lr_path is not None:
-            lr = load_rgb_tensor(lr_path)
-            s = int(scale)
-            hr = hr[:, : lr.shape[-2] * s, : lr.shape[-1] * s]
-        else:
-            lr, hr = make_pair(hr, scale)
-        yield BenchmarkPair(hr_path.stem, lr, hr)
+        for scale, scale_pairs in pairs.items():
+            scale_pairs.append(_pair(set_dir, hr_path, hr, scale, use_lr_files=True))
+    return pairs

@@ -175,3 +175,34 @@ def test_eval_cli__two_sets_with_one_name_are_refused(benchmarks_dir, tmp_path, 
     assert main(["eval", str(first), str(second), "--scale", "2", "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "two sets named 'A'" in captured.err
+
+
+def test_evaluate_matrix__decodes_each_file_once_and_keeps_the_order(tmp_path, monkeypatch):
+    import sr.benchmark_sets
+    from sr.evaluate import evaluate_matrix
+    from tests.app.conftest import noise_image
+    from tests.sr.helpers import tiny_model
+
+    sets = [tmp_path / "A", tmp_path / "B"]
+    for k, folder in enumerate(sets):
+        for i in range(2):
+            noise_image(folder / "HR" / f"img{i}.png", (24, 20), seed=10 * k + i)
+    noise_image(sets[0] / "LR_bicubic" / "X2" / "img0x2.png", (12, 10), seed=99)  # a set's LR
+    models = {"one": tiny_model(seed=1), "two": tiny_model(seed=2)}
+    decoded = []
+    real = sr.benchmark_sets.load_rgb_tensor
+    monkeypatch.setattr(
+        sr.benchmark_sets, "load_rgb_tensor", lambda path: decoded.append(path) or real(path)
+    )
+    heard = []
+    results = evaluate_matrix(
+        ["one", "two"], sets, [2, 2.5], models.__getitem__, on_result=heard.append
+    )
+    monkeypatch.undo()
+    assert sorted(decoded) == sorted(p for s in sets for p in s.rglob("*.png"))  # each once
+    cells = [(r.weights, r.set, r.scale) for r in results]
+    assert cells == [(w, s, x) for w in ("one", "two") for s in ("A", "B") for x in (2, 2.5)]
+    assert sorted(cells) == sorted((r.weights, r.set, r.scale) for r in heard)
+    for result in results:
+        alone = evaluate_set(models[result.weights], tmp_path / result.set, result.scale)
+        assert result.per_image == alone.per_image and result.psnr == alone.psnr
