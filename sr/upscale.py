@@ -344,9 +344,23 @@ def upscale_file(
     notes = upscale_notes(src, image, fmt)
     if on_start is not None:
         on_start(image.size, out_hw)
+    write_upscaled(model, image, dst, out_hw, fmt, settings=settings, progress=progress)
+    return notes
+
+
+def write_upscaled(
+    model: LIIF,
+    image: ImageData,
+    dst: Path,
+    out_hw: tuple[int, int],
+    fmt: str,
+    settings: TileSettings = TileSettings(),
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """``upscale_file``'s work on an image already decoded: upscale to ``out_hw`` (H, W) and
+    write ``dst`` as ``fmt``, band by band where the format allows (see ``upscale_file``)."""
     if can_stream(fmt, image):
         bands = upscaled_bands(model, image, out_hw, settings, progress)
         write_image_bands(dst, image, out_hw, ((b.pixels, b.alpha) for b in bands), fmt)
     else:
         write_image(dst, upscale_image(model, image, out_hw, settings, progress), fmt)
-    return notes

@@ -19,8 +19,8 @@ from sr.upscale import (
     output_size,
     parse_scale,
     parse_size,
-    upscale_file,
     upscale_notes,
+    write_upscaled,
 )
 
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in READ_SUFFIXES)
@@ -78,9 +78,10 @@ def bicubic(image: ImageData, out_hw: tuple[int, int]) -> np.ndarray:
 
 
 def run_upscale(src: Path, target: Target, spec: str) -> dict:
-    """Upscale ``src`` with the model ``spec`` through ``sr upscale``'s own ``upscale_file``;
-    the result is encoded in the input's format (PNG when that format cannot be written)."""
-    image = read_image(src)
+    """Upscale ``src`` with the model ``spec`` as ``sr upscale`` does (``write_upscaled``, the
+    work of ``upscale_file`` after its decode); the result is encoded in the input's format (PNG
+    when that format cannot be written)."""
+    image = read_image(src)  # decoded once: sizes, notes, bicubic and the upscale all use it
     out_hw = output_size(image.size, target)
     model = cached_model(spec)
     bar = st.progress(0.0, text=f"Upscaling to {out_hw[1]}×{out_hw[0]}…")
@@ -94,7 +95,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
     name = f"{src.stem}_{out_hw[1]}x{out_hw[0]}{FORMAT_EXTENSIONS[fmt]}"
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / name
-        upscale_file(model, src, dst, target, fmt=fmt, progress=progress)
+        write_upscaled(model, image, dst, out_hw, fmt, progress=progress)
         data = dst.read_bytes()
         result = read_image(dst)
     bar.empty()

@@ -138,3 +138,21 @@ def test_upscale_page__says_what_the_output_cannot_keep(tmp_path, tiny_weights):
     at = _upscale_path(src, tiny_weights, "2")
     notes = [element.value for element in at.info]
     assert any("anim.gif" in n and "2 frames" in n and "first frame" in n for n in notes), notes
+
+
+def test_upscale_page__decodes_the_input_once(tmp_path, tiny_weights, monkeypatch):
+    import curator.studio.upscale_page
+    import sr.upscale
+
+    src = noise_image(tmp_path / "in.png", (20, 14))
+    decoded = []
+
+    def counting(module):
+        real = module.read_image
+        monkeypatch.setattr(module, "read_image", lambda p: decoded.append(p) or real(p))
+
+    counting(curator.studio.upscale_page)
+    counting(sr.upscale)
+    at = _upscale_path(src, tiny_weights, "2")
+    assert [p for p in decoded if p == src] == [src]
+    assert at.session_state["upscale_result"]["out_hw"] == (28, 40)
