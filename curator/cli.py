@@ -109,10 +109,13 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from curator.embeddings import embed_images, embed_prompts
+    from curator.embeddings import embed_images, embed_prompts, switch_encoder
     from curator.progress import progress_bar
 
     ws = _ws(args)
+    if args.encoder and args.encoder != ws.config.embedding.encoder:
+        ws = switch_encoder(ws, args.encoder)
+        print(f"encoder is now {args.encoder}; every image is embedded again, the map refits")
     with progress_bar("embed") as progress:
         n = embed_images(ws, progress=progress)
     texts = embed_prompts(ws)
@@ -285,6 +288,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+ENCODER_HELP = (
+    "open_clip:MODEL:PRETRAINED or efficientnet-lite0 (default: CLIP when its weights are here "
+    "or Hugging Face can be reached, else efficientnet-lite0)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="curator", description=__doc__)
@@ -297,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("init", cmd_init, "create a workspace")
-    p.add_argument("--encoder", help="open_clip:MODEL:PRETRAINED or efficientnet-lite0")
+    p.add_argument("--encoder", help=ENCODER_HELP)
 
     p = command("ingest", cmd_ingest, "add image files/folders to the catalog")
     p.add_argument("paths", nargs="+", type=Path)
@@ -324,7 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("undo", cmd_undo, "revert the last accept/reject")
 
-    command("embed", cmd_embed, "embed new images (and prompt texts with CLIP)")
+    p = command("embed", cmd_embed, "embed new images (and prompt texts with CLIP)")
+    p.add_argument(
+        "--encoder",
+        help="switch the workspace to this encoder first (open_clip:MODEL:PRETRAINED or "
+        "efficientnet-lite0): every image is embedded again and the map refits",
+    )
 
     p = command("map", cmd_map, "fit or extend the shared map; optional PNG")
     p.add_argument("--refit", action="store_true", help="refit the map on every image")
@@ -394,9 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("sample", cmd_sample, "build an offline sample workspace (scikit-image pictures)")
-    p.add_argument(
-        "--encoder", help="default: CLIP if its weights are cached, else efficientnet-lite0"
-    )
+    p.add_argument("--encoder", help=ENCODER_HELP)
     return parser
 
 

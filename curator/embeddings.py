@@ -13,14 +13,17 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from curator.config import CONFIG_NAME, save_config
+from curator.encoder_choice import check_encoder_name
 from curator.encoders import Encoder, load_encoder
 from curator.errors import CuratorError
 from curator.store import load_rgb
-from curator.workspace import LONG_WAIT_S, Workspace, get_meta, set_meta
+from curator.workspace import LONG_WAIT_S, Workspace, get_meta, open_workspace, set_meta
 
 Progress = Callable[[int, int], None]
 
@@ -91,10 +94,27 @@ def workspace_encoder(ws: Workspace) -> str:
     if recorded is not None and recorded != wanted:
         raise CuratorError(
             f"{ws.root}: embeddings were made with {recorded!r} but the config asks for "
-            f"{wanted!r}; refusing to mix encoders (set embedding.encoder back, or start a new "
-            "workspace for the other encoder)"
+            f"{wanted!r}; refusing to mix encoders (switch with `curator embed {ws.root} "
+            f"--encoder NAME`, which embeds every image again)"
         )
     return wanted
+
+
+def switch_encoder(ws: Workspace, encoder: str) -> Workspace:
+    """Make ``encoder`` the workspace's encoder; the next ``embed_images`` embeds every image.
+
+    The encoder is loaded first, so one that is unavailable changes nothing. Embeddings of the
+    old encoder stay stored (switching back costs nothing) and the map refits on its next update,
+    since its fit names the encoder it was made with. Returns the re-opened workspace.
+    """
+    check_encoder_name(encoder)
+    load_encoder(encoder, ws.config.embedding.device)
+    config = replace(ws.config, embedding=replace(ws.config.embedding, encoder=encoder))
+    with ws.writer_lock(wait_s=LONG_WAIT_S), ws.transaction() as conn:
+        set_meta(conn, "encoder", encoder)
+        # written inside the transaction: if the write fails, the recorded encoder stays too
+        save_config(ws.root / CONFIG_NAME, config)
+    return open_workspace(ws.root)
 
 
 def get_encoder(ws: Workspace) -> Encoder:

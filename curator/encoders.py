@@ -16,9 +16,15 @@ import torch
 from PIL import Image
 
 from curator.config import FALLBACK_ENCODER
+from curator.encoder_choice import (
+    CLIP_WEIGHTS_ENV,
+    EncoderUnavailable,
+    check_encoder_name,
+    clip_weights_available,
+)
 from curator.errors import CuratorError
+from curator.hub import hub_reachable
 
-CLIP_WEIGHTS_ENV = "CURATOR_CLIP_WEIGHTS"
 EFFICIENTNET_WEIGHTS_ENV = "CURATOR_EFFICIENTNET_WEIGHTS"
 
 
@@ -41,20 +47,7 @@ def _normalise(features: torch.Tensor) -> np.ndarray:
 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else ""
-
-
-def check_encoder_name(name: str) -> tuple[str, ...]:
-    """Split an encoder name into its parts, refusing unknown kinds."""
-    if name == FALLBACK_ENCODER:
-        return (name,)
-    parts = tuple(name.split(":"))
-    if len(parts) == 3 and parts[0] == "open_clip" and parts[1] and parts[2]:
-        return parts
-    raise CuratorError(
-        f"unknown encoder {name!r}: use open_clip:MODEL:PRETRAINED "
-        f"(e.g. open_clip:ViT-B-32:laion2b_s34b_b79k) or {FALLBACK_ENCODER}"
-    )
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class OpenClipEncoder:
@@ -68,6 +61,13 @@ class OpenClipEncoder:
         self.name = f"open_clip:{model_name}:{pretrained}"
         self.device = torch.device(device)
         weights = os.environ.get(CLIP_WEIGHTS_ENV) or (None if pretrained == "none" else pretrained)
+        if weights == pretrained and not clip_weights_available(model_name, pretrained):
+            if not hub_reachable():  # fail now: the hub client would retry for about a minute
+                raise EncoderUnavailable(
+                    self.name,
+                    f"CLIP weights for {model_name} ({pretrained}) are not on this machine and "
+                    "the Hugging Face hub cannot be reached",
+                )
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)  # an untrained model is the same in every process
@@ -75,13 +75,10 @@ class OpenClipEncoder:
                     model_name, pretrained=weights, device=self.device
                 )
         except Exception as exc:  # open_clip/HF raise many types for "not downloaded"
-            raise CuratorError(
-                f"CLIP weights for {model_name} ({pretrained}) are not available "
-                f"({type(exc).__name__}: {_first_line(exc)}). "
-                "Download them once with internet access (open_clip stores them in the Hugging "
-                f"Face cache, ~/.cache/huggingface/hub), or set {CLIP_WEIGHTS_ENV}=/path/to/"
-                "open_clip_checkpoint.bin, or use the offline encoder: "
-                f"--encoder {FALLBACK_ENCODER}"
+            raise EncoderUnavailable(
+                self.name,
+                f"CLIP weights for {model_name} ({pretrained}) could not be loaded "
+                f"({type(exc).__name__}: {_first_line(exc)})",
             ) from None
         self.model = model.eval()
         self.preprocess = preprocess
@@ -174,23 +171,3 @@ def load_encoder(name: str, device: str = "cpu") -> Encoder:
     if parts[0] == FALLBACK_ENCODER:
         return EfficientNetLite0Encoder(device=device)
     return OpenClipEncoder(parts[1], parts[2], device=device)
-
-
-def clip_weights_available(
-    model_name: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k"
-) -> bool:
-    """Whether CLIP weights are on this machine already (picks the sample's encoder).
-
-    Looks in the Hugging Face cache instead of trying a load: a load on a machine without
-    internet retries the hub for over a minute before it gives up.
-    """
-    import open_clip
-    from huggingface_hub import try_to_load_from_cache
-
-    if os.environ.get(CLIP_WEIGHTS_ENV):
-        return Path(os.environ[CLIP_WEIGHTS_ENV]).is_file()
-    repo = open_clip.get_pretrained_cfg(model_name, pretrained).get("hf_hub", "").strip("/")
-    if not repo:
-        return False
-    names = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-    return any(isinstance(try_to_load_from_cache(repo, name), str) for name in names)

@@ -13,9 +13,7 @@ import numpy as np
 from PIL import Image
 
 from curator.catalog import Provenance, list_images
-from curator.config import FALLBACK_ENCODER
 from curator.curation import accept
-from curator.encoders import clip_weights_available
 from curator.ingest import add_image, ingest_paths
 from curator.prompts import add_prompt, list_prompts
 from curator.shared_map import refresh_map
@@ -35,13 +33,6 @@ def skimage_pictures() -> list[Path]:
 
     folder = Path(skimage.data.__file__).parent
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAMPLE_EXTENSIONS)
-
-
-def default_encoder() -> str:
-    """CLIP when its weights load offline, else the image-only fallback."""
-    from curator.config import DEFAULT_CLIP
-
-    return DEFAULT_CLIP if clip_weights_available() else FALLBACK_ENCODER
 
 
 def _add_augmented(ws: Workspace, parent_id: int, how: str) -> int:
@@ -80,7 +71,7 @@ def build_sample(
 ) -> Workspace:
     """Create ``root`` with ~28 scikit-image pictures ingested, curated, embedded and mapped."""
     root = Path(root)
-    ws = init_workspace(root, encoder=encoder or default_encoder())
+    ws = init_workspace(root, encoder=encoder)
     source = root / "sample-images"
     source.mkdir(exist_ok=True)
     for path in skimage_pictures():

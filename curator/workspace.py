@@ -179,7 +179,11 @@ def _prepare(root: Path, config: WorkspaceConfig) -> Workspace:
 
 
 def init_workspace(root: str | Path, *, encoder: str | None = None) -> Workspace:
-    """Create (or re-open) a workspace at ``root``; ``encoder`` overrides the default encoder."""
+    """Create (or re-open) a workspace at ``root`` with ``encoder`` (default: ``default_encoder``).
+
+    Re-opening with another encoder is refused: switching re-embeds every image
+    (``curator.embeddings.switch_encoder``), which ``init`` must not do on the way.
+    """
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise CuratorError(f"{root}: exists and is not a folder")
@@ -191,13 +195,12 @@ def init_workspace(root: str | Path, *, encoder: str | None = None) -> Workspace
                 f"{root}: already a workspace using encoder {ws.config.embedding.encoder!r}"
             )
         return ws
-    root.mkdir(parents=True, exist_ok=True)
-    config = WorkspaceConfig()
-    if encoder:
-        from curator.encoders import check_encoder_name
+    from curator.encoder_choice import check_encoder_name, default_encoder
 
-        check_encoder_name(encoder)
-        config = WorkspaceConfig(embedding=EmbeddingConfig(encoder=encoder))
+    if encoder:
+        check_encoder_name(encoder)  # before anything is created
+    root.mkdir(parents=True, exist_ok=True)
+    config = WorkspaceConfig(embedding=EmbeddingConfig(encoder=encoder or default_encoder()))
     save_config(config_path, config)
     ws = _prepare(root, config)
     with ws.transaction() as conn:

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from curator.config import FALLBACK_ENCODER
+from curator.encoder_choice import EncoderUnavailable
 from curator.errors import CuratorError
 from sr.image_files import ImageFileError
 from sr.run_layout import BEST, CHECKPOINTS, LAST
@@ -30,7 +32,14 @@ def _expected_errors() -> tuple[type[Exception], ...]:
 
 def show_error(exc: BaseException) -> None:
     """One clear message for ``exc`` in the page; the full trace only in the server log."""
-    if isinstance(exc, WeightsError):
+    if isinstance(exc, EncoderUnavailable):
+        st.error(
+            f"**The encoder's weights are not on this machine.** {exc.reason}. Download them once "
+            "with internet access (they are kept in the Hugging Face cache), or choose "
+            f"**{FALLBACK_ENCODER}** under *Embeddings and map* on the Workspace page: it works "
+            "offline and embeds every image again."
+        )
+    elif isinstance(exc, WeightsError):
         st.error(f"**LIIF model weights are missing or unusable.** {exc}\n\n{WEIGHTS_HELP}")
     elif isinstance(exc, _expected_errors()):
         st.error(str(exc))

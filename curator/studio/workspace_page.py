@@ -8,25 +8,53 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from curator.config import CONFIG_NAME, DEFAULT_CLIP, FALLBACK_ENCODER
 from curator.studio.feedback import friendly_errors
 from curator.studio.progress import progress_callback
 from curator.studio.state import open_current, set_workspace, workspace_root
 from curator.workspace import init_workspace, open_workspace
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def _default_encoder() -> str:
+    """The encoder a new workspace gets (probes the hub: cached for a few minutes)."""
+    from curator.encoder_choice import default_encoder
+
+    return default_encoder()
+
+
+def _encoder_choice(label: str, current: str, key: str) -> str:
+    """A select box over the default CLIP, the offline encoder and ``current``."""
+    options = list(dict.fromkeys([current, DEFAULT_CLIP, FALLBACK_ENCODER]))
+    return st.selectbox(label, options, index=0, key=key, help=ENCODER_HELP)
+
+
 def _open_or_create() -> None:
     current = workspace_root()
     path = st.text_input("Workspace folder", value=str(current or ""), key="ws_path_input").strip()
-    open_col, create_col, _ = st.columns([1, 1, 4])
+    open_col, create_col, encoder_col = st.columns([1, 1, 4])
+    with encoder_col:
+        encoder = _encoder_choice("Encoder for a new workspace", _default_encoder(), "ws_encoder")
     opened = None
     with friendly_errors():  # a wrong folder is a message here; the page goes on
         if open_col.button("Open", key="ws_open", disabled=not path):
             opened = open_workspace(Path(path).expanduser())
         if create_col.button("Create", key="ws_create", disabled=not path):
-            opened = init_workspace(Path(path).expanduser())
+            folder = Path(path).expanduser()
+            if (folder / CONFIG_NAME).is_file():  # already one: open it as it is
+                opened = open_workspace(folder)
+            else:
+                opened = init_workspace(folder, encoder=encoder)
     if opened is not None:
         set_workspace(opened.root)
         st.rerun()
+
+
+ENCODER_HELP = (
+    f"CLIP ({DEFAULT_CLIP}) embeds images and prompts; its weights download once (about 600 MB). "
+    f"{FALLBACK_ENCODER} works offline, images only (a prompt is placed among the images it "
+    "produced)."
+)
 
 
 def _counts_table(counts: dict, name: str) -> pd.DataFrame:
@@ -95,14 +123,28 @@ def _ingest_section(ws) -> None:
 
 def _embed_and_map_section(ws) -> None:
     st.subheader("Embeddings and map")
-    st.caption(f"Encoder: `{ws.config.embedding.encoder}`")
-    if st.button("Embed new images and update the map", key="ws_embed_map"):
+    encoder = _encoder_choice("Encoder", ws.config.embedding.encoder, "ws_switch_encoder")
+    switching = encoder != ws.config.embedding.encoder
+    if switching:
+        st.info(
+            f"Switching to `{encoder}` embeds every image again and refits the map; the "
+            "embeddings made so far are kept, so switching back is quick."
+        )
+    if switching:
+        label = "Switch encoder, embed every image and refit the map"
+    else:
+        label = "Embed new images and update the map"
+    if st.button(label, key="ws_embed_map"):
+        from curator.embeddings import switch_encoder
         from curator.shared_map import refresh_map
 
-        update, close = progress_callback("Embedding")
-        report = refresh_map(ws, progress=update)
-        close()
-        st.success(f"Embedded {report.images_embedded} new image(s); the map is up to date.")
+        with friendly_errors():
+            if switching:
+                ws = switch_encoder(ws, encoder)
+            update, close = progress_callback("Embedding")
+            report = refresh_map(ws, progress=update)
+            close()
+            st.success(f"Embedded {report.images_embedded} new image(s); the map is up to date.")
 
 
 def render() -> None:

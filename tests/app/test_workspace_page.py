@@ -76,3 +76,66 @@ def test_workspace_page__embed_and_map_places_new_images(tmp_path, monkeypatch):
     assert not at.exception and not at.error
     assert at.success[-1].value.startswith("Embedded 3 new image(s)")
     assert sorted(p.id for p in map_points(ws) if p.kind == "image") == [1, 2, 3]
+
+
+def test_workspace_page__create_with_the_chosen_encoder(tmp_path):
+    from curator.config import DEFAULT_CLIP, FALLBACK_ENCODER
+
+    root = tmp_path / "ws"
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    choice = at.selectbox(key="ws_encoder")
+    # tests run with HF_HUB_OFFLINE and no CLIP weights: the offline encoder comes first
+    assert choice.value == FALLBACK_ENCODER and DEFAULT_CLIP in choice.options
+    at.text_input(key="ws_path_input").input(str(root)).run()
+    at.selectbox(key="ws_encoder").select(DEFAULT_CLIP).run()
+    at.button(key="ws_create").click().run()
+    assert not at.exception and not at.error
+    assert open_workspace(root).config.embedding.encoder == DEFAULT_CLIP
+
+
+def test_workspace_page__switching_to_an_unavailable_encoder_is_a_message(tmp_path, monkeypatch):
+    from curator.config import DEFAULT_CLIP, FALLBACK_ENCODER
+    from curator.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws", encoder=FALLBACK_ENCODER)
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(ws.root))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.selectbox(key="ws_switch_encoder").select(DEFAULT_CLIP).run()
+    assert "embeds every image again" in at.info[0].value
+    at.button(key="ws_embed_map").click().run()
+    assert not at.exception
+    assert "weights are not on this machine" in at.error[0].value
+    assert FALLBACK_ENCODER in at.error[0].value and "curator embed" not in at.error[0].value
+    assert open_workspace(ws.root).config.embedding.encoder == FALLBACK_ENCODER
+
+
+def test_workspace_page__switch_encoder_embeds_every_image_again(tmp_path, monkeypatch):
+    import json
+
+    import open_clip
+
+    from curator.config import FALLBACK_ENCODER
+    from curator.embeddings import image_embeddings
+    from curator.ingest import ingest_paths
+    from curator.workspace import init_workspace
+    from tests.app.conftest import noise_image
+    from tests.curator.conftest import TINY_CLIP
+
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "curator-tiny-clip.json").write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(tmp_path / "cfg")
+    ws = init_workspace(tmp_path / "ws", encoder="open_clip:curator-tiny-clip:none")
+    for i in range(3):
+        noise_image(tmp_path / "in" / f"{i}.png", (64, 64), seed=i)
+    ingest_paths(ws, [tmp_path / "in"])
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(ws.root))
+    at = AppTest.from_function(_page, default_timeout=120).run()
+    at.button(key="ws_embed_map").click().run()
+    assert at.success[-1].value.startswith("Embedded 3 new image(s)")
+    at.selectbox(key="ws_switch_encoder").select(FALLBACK_ENCODER).run()
+    at.button(key="ws_embed_map").click().run()
+    assert not at.exception and not at.error
+    assert at.success[-1].value.startswith("Embedded 3 new image(s)")
+    ws = open_workspace(ws.root)
+    assert ws.config.embedding.encoder == FALLBACK_ENCODER
+    assert image_embeddings(ws)[1].shape == (3, 1280)

@@ -121,17 +121,17 @@ def test_efficientnet_encoder__real_features() -> None:
 def test_clip_weights_available__reads_the_cache_without_network(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from curator.encoders import CLIP_WEIGHTS_ENV, clip_weights_available
+    from curator.encoder_choice import CLIP_WEIGHTS_ENV, clip_weights_available
 
     monkeypatch.delenv(CLIP_WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    assert not clip_weights_available()
+    assert not clip_weights_available("ViT-B-32", "laion2b_s34b_b79k")
     repo = tmp_path / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text("abc123")
     snapshot = repo / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)
     (snapshot / "open_clip_model.safetensors").write_bytes(b"x")
-    assert clip_weights_available()
+    assert clip_weights_available("ViT-B-32", "laion2b_s34b_b79k")
     monkeypatch.setenv(CLIP_WEIGHTS_ENV, str(tmp_path / "missing.bin"))
-    assert not clip_weights_available()
+    assert not clip_weights_available("ViT-B-32", "laion2b_s34b_b79k")
