@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from curator.catalog import get_image, list_images
 from curator.curation import accept
@@ -151,3 +152,34 @@ def test_prompts__versions_and_lineage(mapped_ws: Workspace) -> None:
     with pytest.raises(CuratorError, match="no prompt with id 99"):
         add_prompt(mapped_ws, "x", parent_id=99)
     assert settings_from_config(mapped_ws, steps=3).steps == 3
+
+
+def test_load_pipeline__downloads_when_the_hub_answers_and_not_when_offline(monkeypatch) -> None:
+    from diffusers import AutoPipelineForText2Image
+
+    from curator import generation
+
+    calls = []
+
+    def fake_from_pretrained(name, **kwargs):
+        calls.append(kwargs)
+        raise OSError("stop here")  # what happens after the call is not this test's business
+
+    monkeypatch.setattr(AutoPipelineForText2Image, "from_pretrained", fake_from_pretrained)
+    settings = GenerationConfig(model="someone/a-model")
+    monkeypatch.setattr(generation, "hub_reachable", lambda: True)
+    with pytest.raises(CuratorError, match="from the Hugging Face hub"):
+        load_pipeline(settings)
+    monkeypatch.setattr(generation, "hub_reachable", lambda: False)
+    with pytest.raises(CuratorError, match="from the Hugging Face cache"):
+        load_pipeline(settings)
+    assert [c["local_files_only"] for c in calls] == [False, True]
+    assert calls[0]["torch_dtype"] == torch.float32  # a CPU device
+
+
+def test_pipeline_dtype__half_on_cuda_only() -> None:
+    from curator.generation import pipeline_dtype
+
+    assert pipeline_dtype("cuda") == torch.float16
+    assert pipeline_dtype("cuda:1") == torch.float16
+    assert pipeline_dtype("cpu") == torch.float32
