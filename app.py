@@ -11,7 +11,7 @@ from curator.studio import (
     workspace_page,
 )
 from curator.studio.feedback import friendly_errors
-from curator.studio.state import init_state, sidebar_status
+from curator.studio.state import init_state, sidebar_status, sync_url
 
 st.set_page_config(page_title="SR curation studio", page_icon="🔍", layout="wide")
 init_state()
@@ -26,6 +26,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+sync_url()
 sidebar_status()
 with friendly_errors():
     page.run()

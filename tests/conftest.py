@@ -8,6 +8,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the studio's recent-workspaces list lives in the user's config folder: never the real one
+os.environ["XDG_CONFIG_HOME"] = __import__("tempfile").mkdtemp(prefix="curator-tests-config-")
 
 from pathlib import Path  # noqa: E402
 

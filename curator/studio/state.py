@@ -13,11 +13,12 @@ from curator.workspace_layout import WorkspaceLayout
 from sr.run_layout import trained_checkpoint
 
 WORKSPACE_ENV = "CURATOR_WORKSPACE"
+WORKSPACE_PARAM = "ws"  # ?ws=PATH: the open workspace is part of the URL, so a reload keeps it
 
 
 def _defaults() -> dict[str, Any]:
     return {
-        "workspace_path": os.environ.get(WORKSPACE_ENV, ""),
+        "workspace_path": st.query_params.get(WORKSPACE_PARAM) or os.environ.get(WORKSPACE_ENV, ""),
         "map_selection": [],  # image ids selected on the map
         "map_last_event": [],  # last chart selection seen, so a rerun does not reapply it
         "upscale_result": None,
@@ -40,9 +41,21 @@ def workspace_root() -> Path | None:
 
 def set_workspace(root: Path) -> None:
     """Make ``root`` this session's workspace (a plain key: it outlives page switches)."""
+    from curator.recent import remember_workspace
+
+    root = Path(root).expanduser().resolve()  # the URL and the recent list outlive the cwd
     st.session_state["workspace_path"] = str(root)
     st.session_state["map_selection"] = []
     st.session_state["map_last_event"] = []
+    remember_workspace(root)
+    sync_url()
+
+
+def sync_url() -> None:
+    """Write the open workspace into the URL (``?ws=``); page navigation clears it each time."""
+    root = str(st.session_state.get("workspace_path") or "")
+    if root and st.query_params.get(WORKSPACE_PARAM) != root:
+        st.query_params[WORKSPACE_PARAM] = root
 
 
 def open_current():

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from curator.config import CONFIG_NAME, DEFAULT_CLIP, FALLBACK_ENCODER
+from curator.recent import recent_workspaces
 from curator.studio.feedback import friendly_errors
 from curator.studio.progress import progress_callback
 from curator.studio.state import open_current, set_workspace, workspace_root
@@ -45,6 +46,13 @@ def _open_or_create() -> None:
                 opened = open_workspace(folder)
             else:
                 opened = init_workspace(folder, encoder=encoder)
+    recent = [str(p) for p in recent_workspaces() if p != current]
+    if recent:
+        pick_col, recent_col = st.columns([5, 1], vertical_alignment="bottom")
+        picked = pick_col.selectbox("Recent workspaces", recent, key="ws_recent")
+        with friendly_errors():
+            if recent_col.button("Open recent", key="ws_open_recent"):
+                opened = open_workspace(Path(picked))
     if opened is not None:
         set_workspace(opened.root)
         st.rerun()

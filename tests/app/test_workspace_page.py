@@ -139,3 +139,39 @@ def test_workspace_page__switch_encoder_embeds_every_image_again(tmp_path, monke
     ws = open_workspace(ws.root)
     assert ws.config.embedding.encoder == FALLBACK_ENCODER
     assert image_embeddings(ws)[1].shape == (3, 1280)
+
+
+def test_workspace_page__the_url_names_the_open_workspace(tmp_path, monkeypatch):
+    from curator.workspace import init_workspace
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    root = tmp_path / "ws"
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    at.text_input(key="ws_path_input").input(str(root)).run()
+    at.button(key="ws_create").click().run()
+    assert at.query_params["ws"] == str(root)
+    # a reload is a new session with the same URL: the same workspace, not CURATOR_WORKSPACE
+    other = init_workspace(tmp_path / "other", encoder="efficientnet-lite0")
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(other.root))
+    reloaded = AppTest.from_function(_page, default_timeout=30)
+    reloaded.query_params["ws"] = str(root)
+    reloaded.run()
+    assert reloaded.session_state["workspace_path"] == str(root)
+    assert any(c.value == f"Open: `{root}`" for c in reloaded.caption)
+
+
+def test_workspace_page__recent_workspaces_reopen(tmp_path, monkeypatch):
+    from curator.recent import remember_workspace
+    from curator.workspace import init_workspace
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    first = init_workspace(tmp_path / "first", encoder="efficientnet-lite0").root
+    second = init_workspace(tmp_path / "second", encoder="efficientnet-lite0").root
+    remember_workspace(first)
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(second))
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    assert at.selectbox(key="ws_recent").options == [str(first)]
+    at.button(key="ws_open_recent").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["workspace_path"] == str(first)
+    assert at.query_params["ws"] == str(first)
