@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,8 +17,10 @@ from curator.shared_map import filter_points, flag_names
 from curator.studio.feedback import show_error
 from curator.studio.state import open_current
 
-COLOR_BY = ("source", "round", "status", "prompt")
+COLOR_BY = ("status", "source", "round", "prompt")  # status first: a reject shows at once
 GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); actions use all
+MAP_THUMB_LIMIT = 150  # pictures drawn on the map itself (each is a few kB sent to the browser)
+MAP_THUMB_SIZE = 64
 CHART_KEY = "map_chart"
 
 
@@ -35,7 +38,7 @@ def _cached_figure(root: str, token: tuple, color_by: str, filters: str, prompts
     points = _cached_points(root, token)
     images = filter_points(points, json.loads(filters))
     shown = [p for p in points if p.kind == "prompt"] if prompts else []
-    fig = build_figure(images, shown, color_by)
+    fig = build_figure(images, shown, color_by, frame=points)
     # Same data → same revision: the browser's Plotly.react then skips recomputing 10k points on
     # a rerun, where it would otherwise treat every freshly parsed array as new data.
     fig.update_layout(datarevision=json.dumps([token, color_by, filters, prompts]))
@@ -55,6 +58,7 @@ def _trace(
         x=np.array([p.x for p in points], dtype=np.float32),
         y=np.array([p.y for p in points], dtype=np.float32),
         customdata=np.array([[p.id, int(is_prompt)] for p in points], dtype=np.int64),
+        text=None if is_prompt else [_hover_text(p) for p in points],
         mode="markers",
         name=name,
         marker=marker,
@@ -62,17 +66,41 @@ def _trace(
     )
 
 
-def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figure:
-    """One WebGL trace per colour group; ``customdata`` = (id, 1 for a prompt else 0)."""
+def _hover_text(point) -> str:
+    """What a hover says about an image besides its id (the click preview shows the rest)."""
+    flags = ", ".join(point.flags) if point.flags else "no flags"
+    return f"{point.status} · {point.source} · round {point.round}<br>{flags}"
+
+
+def _axis_ranges(points: Sequence) -> tuple[list[float], list[float]]:
+    """Ranges around every point with a margin: filters then never move or rescale the map."""
+    xs = np.array([p.x for p in points], dtype=np.float64)
+    ys = np.array([p.y for p in points], dtype=np.float64)
+    pad_x = max(float(np.ptp(xs)) * 0.04, 1e-3)
+    pad_y = max(float(np.ptp(ys)) * 0.04, 1e-3)
+    return (
+        [float(xs.min()) - pad_x, float(xs.max()) + pad_x],
+        [float(ys.min()) - pad_y, float(ys.max()) + pad_y],
+    )
+
+
+def build_figure(
+    images: Sequence, prompts: Sequence, color_by: str, frame: Sequence | None = None
+) -> go.Figure:
+    """One WebGL trace per colour group; ``customdata`` = (id, 1 for a prompt else 0).
+
+    Larger groups are drawn first, so small ones (the few rejects among many accepted) stay on
+    top. The axes span ``frame`` (every point of the map), not just the points shown.
+    """
     fig = go.Figure()
     groups: dict[str, list] = {}
     for p in images:
         groups.setdefault(_group(p, color_by), []).append(p)
-    for name in sorted(groups, key=lambda g: (len(g), g)):
+    for name in sorted(groups, key=lambda g: (-len(groups[g]), g)):
         marker = {"size": 7}
         if color_by == "status":
             marker["color"] = STATUS_COLORS.get(name)
-        hover = f"image %{{customdata[0]}}<br>{color_by}: {name}<extra></extra>"
+        hover = f"image %{{customdata[0]}} · %{{text}}<extra>{name}</extra>"
         fig.add_trace(_trace(groups[name], is_prompt=False, name=name, marker=marker, hover=hover))
     if prompts:
         star = {"symbol": "star", "size": 14, "color": "#f9ab00", "line": {"width": 1}}
@@ -82,11 +110,45 @@ def build_figure(images: Sequence, prompts: Sequence, color_by: str) -> go.Figur
         height=600,
         dragmode="lasso",
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"title": color_by},
+        # below the plot: at the top right it sat under the chart's toolbar
+        legend={"title": color_by, "orientation": "h", "yanchor": "top", "y": -0.01, "x": 0},
         uirevision="map",  # keeps zoom and legend state across reruns
     )
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+    frame = frame if frame is not None else [*images, *prompts]
+    if frame:
+        x_range, y_range = _axis_ranges(frame)
+        fig.update_xaxes(range=x_range)
+        fig.update_yaxes(range=y_range)
+    return fig
+
+
+def add_map_thumbnails(fig: go.Figure, points: Sequence, pictures: Sequence[str]) -> go.Figure:
+    """A copy of ``fig`` with a small picture (data URI) centred on each of ``points``."""
+    import base64
+
+    fig = go.Figure(fig)
+    x_range, y_range = fig.layout.xaxis.range, fig.layout.yaxis.range
+    side = 0.035 * max(x_range[1] - x_range[0], y_range[1] - y_range[0])
+    images = []
+    for point, picture in zip(points, pictures, strict=True):
+        data = base64.b64encode(Path(picture).read_bytes()).decode("ascii")
+        images.append(
+            {
+                "source": f"data:image/jpeg;base64,{data}",
+                "xref": "x",
+                "yref": "y",
+                "x": point.x,
+                "y": point.y,
+                "sizex": side,
+                "sizey": side,
+                "xanchor": "center",
+                "yanchor": "middle",
+                "layer": "above",
+            }
+        )
+    fig.update_layout(images=images)
     return fig
 
 
@@ -128,8 +190,18 @@ def _act(action: str) -> None:
         else:
             undone = undo_last(ws)
             st.session_state["map_message"] = f"Undone: {undone}" if undone else "Nothing to undo."
+        if action in ("reject", "accept"):
+            clear_selection()
     except Exception as exc:  # a callback's error would otherwise be a trace in the page
         st.session_state["map_error"] = exc
+
+
+def clear_selection() -> None:
+    """Forget the selection, outline included: a new chart key drops the old lasso shape, which
+    would otherwise catch the next drag. Zoom survives (``uirevision``)."""
+    st.session_state["map_chart_rev"] = st.session_state.get("map_chart_rev", 0) + 1
+    st.session_state["map_selection"] = []
+    st.session_state["map_last_event"] = []
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -155,12 +227,12 @@ def _filters(options: dict[str, list]) -> dict:
     return {"color_by": color_by, **filters}
 
 
-def _thumbnails(ws, ids: list[int]) -> list[str]:
+def _thumbnails(ws, ids: list[int], size: int = 128) -> list[str]:
     """Thumbnail paths; missing ones are made in a few threads (decoding releases the GIL)."""
     from curator.store import thumbnail
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return [str(p) for p in pool.map(lambda i: thumbnail(ws, i), ids)]
+        return [str(p) for p in pool.map(lambda i: thumbnail(ws, i, size=size), ids)]
 
 
 def _single_preview(ws, image_id: int) -> None:
@@ -209,13 +281,28 @@ def selection_panel(ws) -> None:
             st.caption(f"Showing {GRID_LIMIT} of {len(ids)}; the buttons act on all of them.")
 
 
+def _with_thumbnails(ws, fig: go.Figure, root: str, token: tuple, filters: str) -> go.Figure:
+    """The figure with pictures on the points when few enough are selected or shown."""
+    selected = set(st.session_state["map_selection"])
+    shown = filter_points(_cached_points(root, token), json.loads(filters))
+    points = [p for p in shown if p.id in selected] if selected else shown
+    if len(points) > MAP_THUMB_LIMIT:
+        st.caption(
+            f"Pictures are drawn for up to {MAP_THUMB_LIMIT} images: filter or select fewer "
+            f"({len(points)} now)."
+        )
+        return fig
+    pictures = _thumbnails(ws, [p.id for p in points], size=MAP_THUMB_SIZE)
+    return add_map_thumbnails(fig, points, pictures)
+
+
 def render() -> None:
     """Draw the Map page."""
     st.title("Map")
     if err := st.session_state.pop("map_error", None):
         show_error(err)
     if msg := st.session_state.pop("map_message", None):
-        st.success(msg)
+        st.toast(msg)  # a banner above the chart would push it down under the next drag
     ws = open_current()
     if ws is None:
         return
@@ -227,11 +314,16 @@ def render() -> None:
         )
         return
     choice = _filters(_cached_options(root, token))
-    prompts = st.toggle("Show prompts", True, key="map_prompts")
+    left, right = st.columns(2)
+    prompts = left.toggle("Show prompts", True, key="map_prompts")
+    pictures = right.toggle("Pictures on the map", False, key="map_pictures")
     filters = json.dumps({k: v for k, v in choice.items() if k != "color_by"}, sort_keys=True)
     fig, shown = _cached_figure(root, token, choice["color_by"], filters, prompts)
+    if pictures:
+        fig = _with_thumbnails(ws, fig, root, token, filters)
+    key = f"{CHART_KEY}_{st.session_state.get('map_chart_rev', 0)}"
     event = st.plotly_chart(
-        fig, key=CHART_KEY, on_select="rerun", selection_mode=("points", "box", "lasso")
+        fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso")
     )
     sync_selection(event)
     st.caption(f"{shown} image(s) shown · {len(st.session_state['map_selection'])} selected")

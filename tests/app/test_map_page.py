@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -59,11 +61,14 @@ def test_map_page__reject_exactly_the_selection_then_undo(mapped_ws):
     assert {i for i, s in after.items() if s == "rejected"} == set(chosen)
     assert all(after[i] == "pending" for i in ids if i not in chosen)
     assert {r.status_reason for r in list_images(mapped_ws, status="rejected")} == {"blurry"}
-    assert at.success[0].value == "Rejected 2 image(s)."
+    assert at.toast[0].value == "Rejected 2 image(s)."  # a toast: nothing above the chart moves
+    assert not at.success
+    # the selection and its outline are gone (a new chart key), so the next drag starts fresh
+    assert at.session_state["map_selection"] == [] and at.session_state["map_chart_rev"] == 1
 
     at.button(key="map_undo").click().run()
     assert set(_statuses(mapped_ws).values()) == {"pending"}
-    assert at.session_state["map_selection"] == chosen  # the selection is kept for another try
+    assert at.toast[0].value.startswith("Undone:")
 
 
 def test_map_page__accept_and_status_filter(mapped_ws):
@@ -75,10 +80,46 @@ def test_map_page__accept_and_status_filter(mapped_ws):
     assert "source **original**" in at.markdown[-1].value
     at.button(key="map_accept").click().run()
     assert _statuses(mapped_ws)[ids[0]] == "accepted"
-    assert "status **accepted**" in at.markdown[-1].value
+    assert at.toast[0].value == "Accepted 1 image(s)."
     at.multiselect(key="map_status").set_value(["accepted"]).run()
     assert not at.exception
     assert at.caption[0].value.startswith("1 image(s) shown")
+
+
+def test_map_page__colour_by_status_by_default(mapped_ws):
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert at.selectbox(key="map_color_by").value == "status"
+
+
+def test_map_page__pictures_on_the_map_for_a_small_selection(mapped_ws):
+    ids = sorted(_statuses(mapped_ws))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.toggle(key="map_pictures").set_value(True).run()
+    # fewer images than the limit: every shown image gets its picture
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(figure["layout"]["images"]) == len(ids)
+    at.session_state["map_selection"] = ids[:3]
+    at.run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    pictures = figure["layout"]["images"]
+    assert len(pictures) == 3 and all(
+        p["source"].startswith("data:image/jpeg;base64,") for p in pictures
+    )
+    points = {p.id: p for p in map_points(mapped_ws)}
+    assert sorted((p["x"], p["y"]) for p in pictures) == sorted(
+        (points[i].x, points[i].y) for i in ids[:3]
+    )
+
+
+def test_map_page__pictures_wait_for_a_smaller_set(mapped_ws, monkeypatch):
+    from curator.studio import map_page
+
+    monkeypatch.setattr(map_page, "MAP_THUMB_LIMIT", 3)  # the workspace shows 4
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.toggle(key="map_pictures").set_value(True).run()
+    assert not at.exception
+    assert any("up to 3 images" in c.value for c in at.caption)
+    assert "images" not in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
 
 
 def test_selected_image_ids__keeps_images_drops_prompts():
@@ -127,6 +168,24 @@ def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws)
     assert by_name["prompts"].marker.symbol == "star"
     # zoom survives reruns and the lasso is the default tool
     assert fig.layout.uirevision == "map" and fig.layout.dragmode == "lasso"
+    # larger groups first: the few rejects are drawn over the many pending points
+    sizes = [len(t.customdata) for t in fig.data if t.name != "prompts"]
+    assert sizes == sorted(sizes, reverse=True)
+    assert fig.data[-1].name == "prompts"
+    rejected = by_name["rejected"]
+    assert "rejected" in rejected.text[0] and "round" in rejected.text[0]
+    assert fig.layout.legend.orientation == "h"  # under the plot, not under the toolbar
+
+
+def test_build_figure__axes_do_not_move_when_a_filter_hides_points(prompted_ws):
+    points = map_points(prompted_ws)
+    everything = build_figure([p for p in points if p.kind == "image"], [], "status", frame=points)
+    filtered = build_figure(filter_points(points, {"status": ["rejected"]}), [], "status", points)
+    assert everything.layout.xaxis.range == filtered.layout.xaxis.range
+    assert everything.layout.yaxis.range == filtered.layout.yaxis.range
+    xs = [p.x for p in points]
+    low, high = everything.layout.xaxis.range
+    assert low < min(xs) and high > max(xs)
 
 
 def test_catalog_version__changes_on_every_status_write(mapped_ws):
