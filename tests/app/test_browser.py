@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -24,6 +25,7 @@ from benchmarks.browser import (
 from curator.catalog import list_images
 from curator.prompts import add_prompt
 from curator.shared_map import map_points
+from curator.workspace import init_workspace
 from sr.weights import WeightsError, resolve_weights
 from tests.curator.helpers import natural, save
 
@@ -104,6 +106,17 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
         page.get_by_role("button", name="Upscale", exact=True).click()
         page.get_by_role("button", name="Download").wait_for(timeout=120_000)
         _shoot(page, out, "upscale")
+
+        # the open workspace is in the URL, and a reload keeps it (not CURATOR_WORKSPACE)
+        other = init_workspace(tmp_path / "other-ws", encoder="efficientnet-lite0")
+        page.goto(f"{url}/?{urlencode({'ws': str(other.root)})}")
+        page.get_by_text(f"Open: {other.root}").wait_for()
+        # in-app navigation clears the query; the page writes it back
+        page.get_by_role("link", name="Map", exact=True).click()
+        page.get_by_role("heading", name="Map", exact=True).wait_for()
+        page.wait_for_url(lambda u: parse_qs(urlsplit(u).query).get("ws") == [str(other.root)])
+        page.reload()
+        page.get_by_text(f"Workspace: {other.root}").wait_for()
 
     assert not page_errors(out / "server.log")
     for name in ("workspace", "map", "prompts", "train", "upscale", "evaluate"):
