@@ -109,9 +109,10 @@ def build_figure(
     fig.update_layout(
         height=600,
         dragmode="lasso",
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},  # room for the legend below
         # below the plot: at the top right it sat under the chart's toolbar
         legend={"title": color_by, "orientation": "h", "yanchor": "top", "y": -0.01, "x": 0},
+        showlegend=True,  # also with one group: the key says what the colour means
         uirevision="map",  # keeps zoom and legend state across reruns
     )
     fig.update_xaxes(showticklabels=False, title=None)

@@ -69,6 +69,7 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
         page.goto(url)  # the default page lives at "/"
         page.get_by_text("Images", exact=True).first.wait_for()
         _shoot(page, out, "workspace")
+        assert page.get_by_text("Deploy", exact=True).count() == 0  # a local tool (toolbarMode)
 
         page.goto(f"{url}/map")
         page.locator(".js-plotly-plot").first.wait_for()
