@@ -205,6 +205,9 @@ class TrainConfig:
     log_every: int = 10
     ema_decay: float = 0.0  # 0: off; else validation and saved weights are an EMA of the weights
     freeze_encoder: bool = False  # train the decoder only (the EDSR encoder gets no updates)
+    # validated and saved weights: start + merge_with_init * (trained - start) (WiSE-FT);
+    # 1: the trained weights as they are
+    merge_with_init: float = 1.0
 
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
@@ -214,6 +217,7 @@ class TrainConfig:
             {
                 "seed": {"minimum": 0, "maximum": MAX_SEED},
                 "ema_decay": {"minimum": 0, "below_one": True},
+                "merge_with_init": {"minimum": 0, "maximum": 1},
                 "max_steps": {"minimum": 1},
                 "checkpoint_every": {"minimum": 1},
                 "keep_last": {"minimum": 0},  # 0 keeps every checkpoint

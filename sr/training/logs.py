@@ -20,13 +20,16 @@ def recipe_line(
     replay_images: int,
     replay_per_batch: int,
 ) -> str:
-    """The run's recipe in one line: schedule, weight EMA, frozen encoder, replay, best by."""
+    """The recipe in one line: schedule, weight EMA, frozen encoder, merge, replay, best by."""
     parts = [f"schedule {describe_schedule(config.optim, total_steps, steps_per_epoch)}"]
     if config.ema_decay > 0:
         parts.append(f"EMA decay {config.ema_decay:g} (validation and saved weights)")
     else:
         parts.append("EMA off")
     parts.append("encoder frozen (decoder trained)" if config.freeze_encoder else "encoder trained")
+    if config.merge_with_init < 1:
+        alpha = config.merge_with_init
+        parts.append(f"saved weights = start + {alpha:g} x (trained - start)")
     if replay_images:
         folder = display_path(config.data.replay or "")
         fraction = config.data.replay_fraction

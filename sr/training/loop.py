@@ -36,6 +36,7 @@ from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.ema import WeightEma
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves, recipe_line
+from sr.training.merge import InitMerge
 from sr.training.sample_images import REPLAY_BUILTIN, replay_folder
 from sr.training.sampler import BatchPlanner, StepBatches
 from sr.training.schedule import make_scheduler
@@ -150,6 +151,8 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, cfg.optim, self.max_steps, steps_per_epoch)
         # Only rank 0 validates and saves, so only it keeps the average.
         self.ema = WeightEma(self.model, cfg.ema_decay) if cfg.ema_decay and info.is_main else None
+        merging = cfg.merge_with_init < 1 and info.is_main
+        self.merge = InitMerge(self.model, cfg.merge_with_init) if merging else None
         self.stats = LossStatistics(cfg.dualaug.ema_decay)
         self.best = float("-inf")
         self.start = 0
@@ -165,8 +168,10 @@ class Trainer:
 
     @property
     def output_model(self) -> LIIF:
-        """What validation and the weight files use: the EMA copy when on, else the model."""
-        return self.ema.model if self.ema is not None else self.model
+        """What validation and the weight files use: the EMA copy when on, else the model;
+        merged with the starting weights when ``merge_with_init`` is below 1."""
+        trained = self.ema.model if self.ema is not None else self.model
+        return self.merge.of(trained) if self.merge is not None else trained
 
     def _prepare_run(self, config: TrainConfig, data: Path | None, resume: bool) -> TrainConfig:
         """Write (or, on resume, read) the run's config and data path."""
@@ -219,12 +224,12 @@ class Trainer:
                 self.val_log.truncate_after(-1)
             return
         step, weights, state = found
-        if self.config.ema_decay and "model" not in state:
+        if (self.ema is not None or self.merge is not None) and "model" not in state:
             raise TrainError(f"{self.run}: checkpoint of step {step} has no trained weights")
-        try:  # with an EMA the weight file holds the average and the state the trained weights
+        try:  # with an EMA or a merge the weight file holds their output, the state the rest
             self.model.load_state_dict(state.get("model", weights), strict=True)
             if self.ema is not None:
-                self.ema.load_state_dict(weights)
+                self.ema.load_state_dict(state.get("ema", weights))
         except RuntimeError as exc:
             raise TrainError(
                 f"{self.run}: checkpoint of step {step} does not fit the run's model config "
@@ -242,8 +247,11 @@ class Trainer:
 
     def _state(self, step: int) -> dict:
         trained = {}
-        if self.ema is not None:  # the weight file gets the average; resume needs these too
+        # the weight file gets the average (and/or the merge); resume needs what went into it
+        if self.ema is not None or self.merge is not None:
             trained["model"] = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        if self.ema is not None and self.merge is not None:
+            trained["ema"] = {k: v.detach().cpu() for k, v in self.ema.state_dict().items()}
         return {
             **trained,
             "step": step,

@@ -186,6 +186,82 @@ def test_ema__resume_reproduces_an_uninterrupted_run(tmp_path):
     assert CsvLog(run / "val.csv", []).rows() == CsvLog(reference / "val.csv", []).rows()
 
 
+# --- merge with the starting weights (WiSE-FT) ----------------------------------------------
+
+
+def test_merge__saved_and_validated_weights_are_start_plus_alpha_times_the_change(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=6)
+    alpha = 0.3
+    cfg = tiny_train_config(
+        max_steps=4,
+        checkpoint_every=4,
+        ema_decay=0.5,
+        merge_with_init=alpha,
+        optim=OptimConfig(batch_size=2, lr=1e-2),
+        val=ValConfig(every=4, scales=(2.0,), crop=24, max_images=1, at_start=False),
+    )
+    run = tmp_path / "run"
+    trainer = Trainer(cfg, data, run, CPU, show_progress=False)
+    start = _state(trainer.model)
+    trainer.fit()
+    ema = trainer.ema.model.state_dict()
+    expected = {k: start[k].double() + alpha * (ema[k].double() - start[k].double()) for k in ema}
+    for name in ("last.safetensors", "best.safetensors", "step-0000004.safetensors"):
+        saved = load_file(str(checkpoint_dir(run) / name))
+        for key, want in expected.items():
+            torch.testing.assert_close(saved[key].double(), want, rtol=1e-6, atol=1e-7)
+    # the training weights and the average are kept apart from the merge, for resume
+    _, state = load_checkpoint(run, 4)
+    assert all(torch.equal(state["model"][k], v) for k, v in trainer.model.state_dict().items())
+    assert all(torch.equal(state["ema"][k], v) for k, v in ema.items())
+    logged = float(CsvLog(run / "val.csv", []).rows()[-1]["psnr_x2"])
+    assert logged == pytest.approx(
+        validate_images(trainer.output_model, trainer.val_hr, (2.0,))[2.0], abs=1e-4
+    )
+    assert "saved weights = start + 0.3 x (trained - start)" in recipe_text(trainer)
+
+
+def recipe_text(trainer: Trainer) -> str:
+    from sr.training.logs import recipe_line
+
+    return recipe_line(trainer.config, trainer.max_steps, trainer.planner.steps_per_epoch, 0, 0)
+
+
+def test_merge__resume_reproduces_an_uninterrupted_run(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=6)
+    cfg = tiny_train_config(
+        max_steps=6,
+        checkpoint_every=3,
+        keep_last=0,
+        ema_decay=0.6,
+        merge_with_init=0.5,
+        optim=OptimConfig(batch_size=2, lr=5e-3),
+        val=ValConfig(every=2, scales=(2.0,), crop=24, max_images=1, at_start=True),
+    )
+    reference = tmp_path / "reference"
+    done = Trainer(cfg, data, reference, CPU, show_progress=False)
+    done.fit()
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    _drop_checkpoints_after(run, 3)
+    resumed = Trainer(cfg, None, run, CPU, resume=True, show_progress=False)
+    resumed.fit()
+    for mine, theirs in ((resumed.model, done.model), (resumed.ema.model, done.ema.model)):
+        for name, value in theirs.state_dict().items():
+            torch.testing.assert_close(mine.state_dict()[name], value, rtol=0, atol=1e-6)
+    want = load_file(str(checkpoint_dir(reference) / "last.safetensors"))
+    got = load_file(str(checkpoint_dir(run) / "last.safetensors"))
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-6)
+
+
+def test_merge__alpha_out_of_range_is_a_config_error(tmp_path):
+    from sr.config_io import ConfigError
+
+    with pytest.raises(ConfigError, match="merge_with_init"):
+        tiny_train_config(merge_with_init=1.5)
+
+
 # --- frozen encoder -------------------------------------------------------------------------
 
 
