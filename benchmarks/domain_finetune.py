@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "sr-domain-run")
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "finetune-domain.yaml")
     parser.add_argument("--steps", type=int, help="override the recipe's max_steps")
-    parser.add_argument("--test", type=int, default=20, help="held-out test renders")
+    parser.add_argument("--test", type=int, default=16, help="held-out test renders")
     parser.add_argument("--val", type=int, default=20, help="validation renders")
     parser.add_argument("--clean", type=int, default=300, help="clean images in the pool")
     parser.add_argument("--seed", type=int, default=0)
