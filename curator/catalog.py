@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,20 +133,43 @@ def _records(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[ImageRec
     return records
 
 
+# How ``list_images`` may order images: name -> SQL (every order ends by id, so pages are stable)
+SORTS = {
+    "id": "id",
+    "newest": "id DESC",
+    "name": "original_name, id",
+    "pixels": "width * height DESC, id",
+    "status": "status, id",
+}
+
+
 def list_images(
     ws: Workspace,
     *,
     status: str | None = None,
     source: str | None = None,
     round: int | None = None,
-    flag: str | None = None,
+    flag: str | Sequence[str] | None = None,
+    no_flags: bool = False,
     prompt_id: int | None = None,
+    sort: str = "id",
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[ImageRecord]:
-    """Images matching every given filter, by id."""
+    """Images matching every given filter, ordered by ``sort`` (``SORTS``), one page of them.
+
+    ``flag``: one flag name or several (an image with **any** of them matches); ``no_flags``:
+    only images without any quality flag. ``limit``/``offset`` page through the result.
+    """
     if status is not None and status not in STATUSES:
         raise CuratorError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
     if source is not None and source not in SOURCES:
         raise CuratorError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+    if sort not in SORTS:
+        raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORTS)})")
+    flags = [flag] if isinstance(flag, str) else list(flag or [])
+    if flags and no_flags:
+        raise CuratorError("give flags to match or ask for images without flags, not both")
     where, args = [], []
     for column, value in (("status", status), ("source", source), ("round", round)):
         if value is not None:
@@ -155,12 +178,17 @@ def list_images(
     if prompt_id is not None:
         where.append("prompt_id = ?")
         args.append(prompt_id)
-    if flag is not None:
-        where.append("id IN (SELECT image_id FROM flags WHERE flag = ?)")
-        args.append(flag)
-    sql = (
-        "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    )
+    if flags:
+        marks = ", ".join("?" for _ in flags)
+        where.append(f"id IN (SELECT image_id FROM flags WHERE flag IN ({marks}))")
+        args.extend(flags)
+    if no_flags:
+        where.append("id NOT IN (SELECT image_id FROM flags)")
+    sql = "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "")
+    sql += f" ORDER BY {SORTS[sort]}"
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        args.extend([-1 if limit is None else limit, offset])
     with ws.session() as conn:
         return _records(conn, conn.execute(sql, args).fetchall())
 

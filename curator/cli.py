@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from curator.catalog import SORTS
 from curator.errors import CuratorError
 from sr.options import float_option, int_option, non_negative_int, positive_int
 
@@ -64,7 +65,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     from curator.catalog import list_images
 
     records = list_images(
-        _ws(args), status=args.status, source=args.source, round=args.round, flag=args.flag
+        _ws(args),
+        status=args.status,
+        source=args.source,
+        round=args.round,
+        flag=args.flag,
+        no_flags=args.no_flags,
+        sort=args.sort,
+        limit=args.limit,
+        offset=args.offset,
     )
     if args.json:
         print(json.dumps([r.as_dict() for r in records]))
@@ -97,6 +106,20 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
     n = reject(_ws(args), args.ids, reason=args.reason)
     print(f"rejected {n} image(s)")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from curator.events import describe_event, history
+
+    events = history(_ws(args), limit=args.limit)
+    if args.json:
+        print(json.dumps([asdict(e) for e in events]))
+        return 0
+    for event in events:
+        print(f"{event.id:>6}  {event.time}  {event.action:<16} {describe_event(event)}")
     return 0
 
 
@@ -319,7 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--source")
     p.add_argument("--round", type=non_negative_int)
-    p.add_argument("--flag")
+    p.add_argument(
+        "--flag", action="append", help="repeat for several: images with any of them match"
+    )
+    p.add_argument("--no-flags", action="store_true", help="only images without quality flags")
+    p.add_argument("--sort", default="id", choices=list(SORTS))
+    p.add_argument("--limit", type=positive_int, help="at most this many (a page)")
+    p.add_argument("--offset", type=non_negative_int, default=0, help="skip this many first")
     p.add_argument("--json", action="store_true")
 
     p = command("accept", cmd_accept, "accept images")
@@ -332,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="")
 
     command("undo", cmd_undo, "revert the last accept/reject")
+
+    p = command("history", cmd_history, "the newest changes (events), newest first")
+    p.add_argument("--limit", type=positive_int, default=50)
+    p.add_argument("--json", action="store_true")
 
     p = command("embed", cmd_embed, "embed new images (and prompt texts with CLIP)")
     p.add_argument(

@@ -34,3 +34,24 @@ def history(ws: Workspace, limit: int = 50) -> list[Event]:
     with ws.session() as conn:
         rows = conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [Event(r["id"], r["time"], r["action"], json.loads(r["payload"])) for r in rows]
+
+
+def _ids_text(ids: list[int], shown: int = 8) -> str:
+    head = ", ".join(f"#{i}" for i in ids[:shown])
+    return head + (f" … ({len(ids)} in all)" if len(ids) > shown else "")
+
+
+def describe_event(event: Event) -> str:
+    """One line saying what an event changed (the CLI's and the studio's history)."""
+    payload = event.payload
+    if "before" in payload:  # a status change: accept, reject, ...
+        ids = [entry[0] for entry in payload["before"]]
+        reason = f" ({payload['reason']})" if payload.get("reason") else ""
+        return f"{payload.get('status', '?')} {_ids_text(ids)}{reason}"
+    if event.action == "undo":
+        return f"undid event {payload.get('undoes')}: {_ids_text(payload.get('ids', []))}"
+    if "added" in payload:
+        return f"added {_ids_text(payload['added'])}"
+    if "image_id" in payload:
+        return f"image #{payload['image_id']}"
+    return json.dumps(payload, sort_keys=True)

@@ -1,0 +1,89 @@
+"""`curator list` filters (several flags, no flags), order and pages; `curator history`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from curator.catalog import list_images
+from curator.cli import main
+from curator.curation import accept, reject, undo_last
+from curator.errors import CuratorError
+from curator.events import describe_event, history
+from curator.ingest import ingest_paths
+from tests.curator.helpers import natural, save
+
+
+@pytest.fixture
+def flagged_ws(ws, tmp_path: Path):
+    """Three clean 256² pictures, one blurred copy (blurry) and one 64² picture (too_small)."""
+    folder = tmp_path / "in"
+    for k, name in enumerate(("astronaut", "chelsea", "coffee")):
+        save(folder / f"{k}-{name}.png", natural(name, 256))
+    save(folder / "3-blurred.png", cv2.GaussianBlur(natural("rocket", 256), (0, 0), 4))
+    save(folder / "4-small.png", natural("astronaut", 64, offset=30))
+    ingest_paths(ws, [folder])
+    return ws
+
+
+def _names(records) -> list[str]:
+    return [Path(r.original_name).name for r in records]
+
+
+def test_list_images__any_of_several_flags_and_no_flags(flagged_ws) -> None:
+    flags = {Path(r.original_name).name: set(r.flags) for r in list_images(flagged_ws)}
+    assert "blurry" in flags["3-blurred.png"] and "too_small" in flags["4-small.png"]
+    either = list_images(flagged_ws, flag=["blurry", "too_small"])
+    assert _names(either) == [n for n, f in flags.items() if f & {"blurry", "too_small"}]
+    assert set(_names(either)) >= {"3-blurred.png", "4-small.png"}
+    clean = list_images(flagged_ws, no_flags=True)
+    assert _names(clean) == [n for n, f in flags.items() if not f]
+    assert not set(_names(clean)) & set(_names(either))
+    with pytest.raises(CuratorError, match="not both"):
+        list_images(flagged_ws, flag="blurry", no_flags=True)
+
+
+def test_list_images__sorted_and_paged(flagged_ws) -> None:
+    everything = list_images(flagged_ws)
+    assert [r.id for r in list_images(flagged_ws, sort="newest")] == [
+        r.id for r in reversed(everything)
+    ]
+    by_pixels = list_images(flagged_ws, sort="pixels")
+    assert _names(by_pixels)[-1] == "4-small.png"  # the fewest pixels last
+    pages = [list_images(flagged_ws, limit=2, offset=o) for o in (0, 2, 4)]
+    assert [r.id for page in pages for r in page] == [r.id for r in everything]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    with pytest.raises(CuratorError, match="unknown sort"):
+        list_images(flagged_ws, sort="colour")
+
+
+def test_curator_list__cli_flags(flagged_ws, capsys) -> None:
+    root = str(flagged_ws.root)
+    argv = ["list", root, "--flag", "blurry", "--flag", "too_small", "--json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {Path(r["original_name"]).name for r in rows} >= {"3-blurred.png", "4-small.png"}
+    assert main(["list", root, "--no-flags", "--sort", "name", "--limit", "1", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["flags"] == {} and Path(row["original_name"]).name == "0-astronaut.png"
+
+
+def test_history__newest_first_and_described(flagged_ws, capsys) -> None:
+    ids = [r.id for r in list_images(flagged_ws)]
+    reject(flagged_ws, ids[3:5], reason="flagged")
+    accept(flagged_ws, ids[:2])
+    undo_last(flagged_ws)
+    events = history(flagged_ws, limit=3)
+    assert [e.action for e in events] == ["undo", "accept", "reject"]
+    assert describe_event(events[2]) == f"rejected #{ids[3]}, #{ids[4]} (flagged)"
+    assert describe_event(events[1]) == f"accepted #{ids[0]}, #{ids[1]}"
+    assert describe_event(events[0]) == f"undid event {events[1].id}: #{ids[0]}, #{ids[1]}"
+    assert main(["history", str(flagged_ws.root), "--limit", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "undo" in lines[0] and "(flagged)" in lines[2]
+    assert main(["history", str(flagged_ws.root), "--json", "--limit", "1"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["action"] == "undo" and row["payload"]["ids"] == ids[:2]
