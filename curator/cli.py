@@ -88,23 +88,32 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    from curator.curation import accept, accept_all_pending
+    from curator.curation import accept, accept_all_pending, accept_clean
 
     ws = _ws(args)
+    if sum(map(bool, (args.all_pending, args.clean, args.ids))) != 1:
+        raise CuratorError("give image ids, --all-pending or --clean (one of them)")
     if args.all_pending:
         n = accept_all_pending(ws)
-    elif args.ids:
-        n = accept(ws, args.ids, reason=args.reason)
+    elif args.clean:
+        n = accept_clean(ws)
     else:
-        raise CuratorError("give image ids or --all-pending")
+        n = accept(ws, args.ids, reason=args.reason)
     print(f"accepted {n} image(s)")
     return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    from curator.curation import reject
+    from curator.curation import reject, reject_flagged
 
-    n = reject(_ws(args), args.ids, reason=args.reason)
+    if bool(args.ids) == bool(args.flagged):
+        raise CuratorError("give image ids or --flagged (one of them)")
+    if args.flag and not args.flagged:
+        raise CuratorError("--flag goes with --flagged")
+    if args.flagged:
+        n = reject_flagged(_ws(args), args.flag)
+    else:
+        n = reject(_ws(args), args.ids, reason=args.reason)
     print(f"rejected {n} image(s)")
     return 0
 
@@ -354,10 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("accept", cmd_accept, "accept images")
     p.add_argument("ids", nargs="*", type=positive_int)
     p.add_argument("--all-pending", action="store_true")
+    p.add_argument("--clean", action="store_true", help="every pending image without flags")
     p.add_argument("--reason", default="")
 
     p = command("reject", cmd_reject, "reject images (files are kept)")
-    p.add_argument("ids", nargs="+", type=positive_int)
+    p.add_argument("ids", nargs="*", type=positive_int)
+    p.add_argument("--flagged", action="store_true", help="every pending image with a quality flag")
+    p.add_argument("--flag", action="append", help="with --flagged: only these flags (repeat)")
     p.add_argument("--reason", default="")
 
     command("undo", cmd_undo, "revert the last accept/reject")

@@ -7,7 +7,7 @@ Undo itself is an event that names the event it reverts; the log is never rewrit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from curator.errors import CuratorError
 from curator.events import history, log_event
@@ -24,8 +24,14 @@ def _set_status(
     status: str,
     reason: str | dict[int, str],
     action: str,
+    *,
+    only_pending: bool = False,
 ) -> int:
-    """Set ``status`` (with one reason, or a reason per id) in one transaction and one event."""
+    """Set ``status`` (with one reason, or a reason per id) in one transaction and one event.
+
+    ``only_pending``: leave images that are no longer pending alone (a bulk action chose them
+    as pending; a decision made meanwhile by another window stands).
+    """
     reason_of = reason.get if isinstance(reason, dict) else (lambda _id: reason)
     with ws.transaction() as conn:
         if ids is None:
@@ -44,6 +50,8 @@ def _set_status(
                 if row is None:
                     raise CuratorError(f"no image with id {image_id}")
                 rows.append(row)
+        if only_pending:
+            rows = [r for r in rows if r["status"] == "pending"]
         changed = [
             r for r in rows if r["status"] != status or r["status_reason"] != reason_of(r["id"])
         ]
@@ -115,3 +123,25 @@ def undo_last(ws: Workspace) -> str | None:
         log_event(conn, "undo", {"undoes": target["id"], "ids": ids})
     shown = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
     return f"undid {target['action']} of {len(ids)} image(s): {shown}"
+
+
+def accept_clean(ws: Workspace) -> int:
+    """Accept every pending image that has no quality flag; returns how many changed."""
+    from curator.catalog import list_images
+
+    ids = [r.id for r in list_images(ws, status="pending", no_flags=True)]
+    return _set_status(ws, ids, "accepted", "no quality flags", "accept", only_pending=True)
+
+
+def reject_flagged(ws: Workspace, flags: Sequence[str] | None = None) -> int:
+    """Reject every pending image with a quality flag (any of ``flags``, or any at all).
+
+    Each image's reason names its flags, so the rejection explains itself and can be undone.
+    """
+    from curator.catalog import list_images
+
+    pending = list_images(ws, status="pending", flag=flags or None)
+    if flags is None:
+        pending = [r for r in pending if r.flags]
+    reasons = {r.id: "flagged: " + ", ".join(sorted(r.flags)) for r in pending}
+    return _set_status(ws, reasons, "rejected", reasons, "reject", only_pending=True)

@@ -87,3 +87,36 @@ def test_history__newest_first_and_described(flagged_ws, capsys) -> None:
     assert main(["history", str(flagged_ws.root), "--json", "--limit", "1"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["action"] == "undo" and row["payload"]["ids"] == ids[:2]
+
+
+def test_bulk__accept_clean_and_reject_flagged_touch_pending_only(flagged_ws, capsys) -> None:
+    from curator.curation import accept_clean, reject_flagged
+
+    records = {Path(r.original_name).name: r for r in list_images(flagged_ws)}
+    decided = records["0-astronaut.png"]
+    reject(flagged_ws, [decided.id], reason="my call")  # a decision bulk actions must keep
+    assert reject_flagged(flagged_ws, ["blurry"]) == 1
+    blurred = list_images(flagged_ws, status="rejected", flag="blurry")
+    assert _names(blurred) == ["3-blurred.png"]
+    assert blurred[0].status_reason.startswith("flagged: ") and "blurry" in blurred[0].status_reason
+    assert main(["reject", str(flagged_ws.root), "--flagged"]) == 0
+    assert "rejected 1 image(s)" in capsys.readouterr().out  # the small one, still pending
+    clean = [n for n, r in records.items() if not r.flags and r.id != decided.id]
+    assert accept_clean(flagged_ws) == len(clean)
+    assert _names(list_images(flagged_ws, status="accepted")) == clean
+    statuses = {Path(r.original_name).name: r.status for r in list_images(flagged_ws)}
+    assert statuses["0-astronaut.png"] == "rejected" and statuses["4-small.png"] == "rejected"
+    assert list_images(flagged_ws, status="pending") == []
+    undo_last(flagged_ws)  # one event per bulk action: undo brings them back
+    assert {r.id for r in list_images(flagged_ws, status="pending")} == {
+        records[n].id for n in clean
+    }
+
+
+def test_bulk__cli_refuses_ambiguous_arguments(flagged_ws, capsys) -> None:
+    root = str(flagged_ws.root)
+    assert main(["accept", root, "1", "--clean"]) == 2
+    assert main(["reject", root]) == 2
+    assert main(["reject", root, "1", "--flag", "blurry"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and all(e.startswith("error: ") for e in errors)
