@@ -4,6 +4,7 @@ import streamlit as st
 
 from curator.studio import (
     evaluate_page,
+    gallery_page,
     map_page,
     prompts_page,
     train_page,
@@ -19,6 +20,7 @@ init_state()
 PAGES = [
     st.Page(workspace_page.render, title="Workspace", url_path="workspace", default=True),
     st.Page(map_page.render, title="Map", url_path="map"),
+    st.Page(gallery_page.render, title="Gallery", url_path="gallery"),
     st.Page(prompts_page.render, title="Prompts", url_path="prompts"),
     st.Page(train_page.render, title="Train", url_path="train"),
     st.Page(upscale_page.render, title="Upscale", url_path="upscale"),

@@ -143,6 +143,39 @@ SORTS = {
 }
 
 
+def _filter_sql(
+    status: str | None,
+    source: str | None,
+    round: int | None,
+    flag: str | Sequence[str] | None,
+    no_flags: bool,
+    prompt_id: int | None,
+) -> tuple[str, list]:
+    """The WHERE clause (with its arguments) that ``list_images`` and ``count_images`` share."""
+    if status is not None and status not in STATUSES:
+        raise CuratorError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
+    if source is not None and source not in SOURCES:
+        raise CuratorError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+    flags = [flag] if isinstance(flag, str) else list(flag or [])
+    if flags and no_flags:
+        raise CuratorError("give flags to match or ask for images without flags, not both")
+    where, args = [], []
+    for column, value in (("status", status), ("source", source), ("round", round)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if prompt_id is not None:
+        where.append("prompt_id = ?")
+        args.append(prompt_id)
+    if flags:
+        marks = ", ".join("?" for _ in flags)
+        where.append(f"id IN (SELECT image_id FROM flags WHERE flag IN ({marks}))")
+        args.extend(flags)
+    if no_flags:
+        where.append("id NOT IN (SELECT image_id FROM flags)")
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
 def list_images(
     ws: Workspace,
     *,
@@ -161,36 +194,31 @@ def list_images(
     ``flag``: one flag name or several (an image with **any** of them matches); ``no_flags``:
     only images without any quality flag. ``limit``/``offset`` page through the result.
     """
-    if status is not None and status not in STATUSES:
-        raise CuratorError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
-    if source is not None and source not in SOURCES:
-        raise CuratorError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
     if sort not in SORTS:
         raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORTS)})")
-    flags = [flag] if isinstance(flag, str) else list(flag or [])
-    if flags and no_flags:
-        raise CuratorError("give flags to match or ask for images without flags, not both")
-    where, args = [], []
-    for column, value in (("status", status), ("source", source), ("round", round)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if prompt_id is not None:
-        where.append("prompt_id = ?")
-        args.append(prompt_id)
-    if flags:
-        marks = ", ".join("?" for _ in flags)
-        where.append(f"id IN (SELECT image_id FROM flags WHERE flag IN ({marks}))")
-        args.extend(flags)
-    if no_flags:
-        where.append("id NOT IN (SELECT image_id FROM flags)")
-    sql = "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "")
-    sql += f" ORDER BY {SORTS[sort]}"
+    where, args = _filter_sql(status, source, round, flag, no_flags, prompt_id)
+    sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else limit, offset])
     with ws.session() as conn:
         return _records(conn, conn.execute(sql, args).fetchall())
+
+
+def count_images(
+    ws: Workspace,
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    round: int | None = None,
+    flag: str | Sequence[str] | None = None,
+    no_flags: bool = False,
+    prompt_id: int | None = None,
+) -> int:
+    """How many images ``list_images`` with the same filters would return (without paging)."""
+    where, args = _filter_sql(status, source, round, flag, no_flags, prompt_id)
+    with ws.session() as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM images{where}", args).fetchone()[0])
 
 
 def get_image(ws: Workspace, image_id: int) -> ImageRecord:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from curator.map_plot import STATUS_COLORS  # the map PNG and the page share the
 from curator.shared_map import filter_points, flag_names
 from curator.studio.feedback import show_error
 from curator.studio.state import open_current
+from curator.studio.thumbs import thumbnail_paths
 
 COLOR_BY = ("status", "source", "round", "prompt")  # status first: a reject shows at once
 GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); actions use all
@@ -125,7 +125,7 @@ def build_figure(
     return fig
 
 
-def add_map_thumbnails(fig: go.Figure, points: Sequence, pictures: Sequence[str]) -> go.Figure:
+def add_mapthumbnail_paths(fig: go.Figure, points: Sequence, pictures: Sequence[str]) -> go.Figure:
     """A copy of ``fig`` with a small picture (data URI) centred on each of ``points``."""
     import base64
 
@@ -228,14 +228,6 @@ def _filters(options: dict[str, list]) -> dict:
     return {"color_by": color_by, **filters}
 
 
-def _thumbnails(ws, ids: list[int], size: int = 128) -> list[str]:
-    """Thumbnail paths; missing ones are made in a few threads (decoding releases the GIL)."""
-    from curator.store import thumbnail
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return [str(p) for p in pool.map(lambda i: thumbnail(ws, i, size=size), ids)]
-
-
 def _single_preview(ws, image_id: int) -> None:
     """A clicked point: a larger preview and its catalog record."""
     from curator.catalog import get_image
@@ -274,7 +266,7 @@ def selection_panel(ws) -> None:
     elif ids:
         shown = ids[:GRID_LIMIT]
         st.image(
-            _thumbnails(ws, shown),
+            thumbnail_paths(ws, shown),
             caption=[f"#{i}" for i in shown],
             width=112,
         )
@@ -282,7 +274,7 @@ def selection_panel(ws) -> None:
             st.caption(f"Showing {GRID_LIMIT} of {len(ids)}; the buttons act on all of them.")
 
 
-def _with_thumbnails(ws, fig: go.Figure, root: str, token: tuple, filters: str) -> go.Figure:
+def _withthumbnail_paths(ws, fig: go.Figure, root: str, token: tuple, filters: str) -> go.Figure:
     """The figure with pictures on the points when few enough are selected or shown."""
     selected = set(st.session_state["map_selection"])
     shown = filter_points(_cached_points(root, token), json.loads(filters))
@@ -293,8 +285,8 @@ def _with_thumbnails(ws, fig: go.Figure, root: str, token: tuple, filters: str) 
             f"({len(points)} now)."
         )
         return fig
-    pictures = _thumbnails(ws, [p.id for p in points], size=MAP_THUMB_SIZE)
-    return add_map_thumbnails(fig, points, pictures)
+    pictures = thumbnail_paths(ws, [p.id for p in points], size=MAP_THUMB_SIZE)
+    return add_mapthumbnail_paths(fig, points, pictures)
 
 
 def render() -> None:
@@ -321,7 +313,7 @@ def render() -> None:
     filters = json.dumps({k: v for k, v in choice.items() if k != "color_by"}, sort_keys=True)
     fig, shown = _cached_figure(root, token, choice["color_by"], filters, prompts)
     if pictures:
-        fig = _with_thumbnails(ws, fig, root, token, filters)
+        fig = _withthumbnail_paths(ws, fig, root, token, filters)
     key = f"{CHART_KEY}_{st.session_state.get('map_chart_rev', 0)}"
     event = st.plotly_chart(
         fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso")

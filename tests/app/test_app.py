@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.conftest import APP
 
 # every page app.py registers, in navigation order (the first is the default, served at /)
-PAGES = ["Workspace", "Map", "Prompts", "Train", "Upscale", "Evaluate"]
+PAGES = ["Workspace", "Map", "Gallery", "Prompts", "Train", "Upscale", "Evaluate"]
 
 
 def _open_page(at: AppTest, title: str) -> AppTest:

@@ -91,7 +91,7 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
         assert all(r.status == "pending" for r in list_images(mapped_ws) if r.id not in rejected)
         assert others
 
-        for name in ("prompts", "train", "evaluate"):
+        for name in ("gallery", "prompts", "train", "evaluate"):
             page.goto(f"{url}/{name}")
             page.get_by_role("heading", name=name.capitalize(), exact=True).wait_for()
             if name == "evaluate":
@@ -120,7 +120,7 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
         page.get_by_text(f"Workspace: {other.root}").wait_for()
 
     assert not page_errors(out / "server.log")
-    for name in ("workspace", "map", "prompts", "train", "upscale", "evaluate"):
+    for name in ("workspace", "map", "gallery", "prompts", "train", "upscale", "evaluate"):
         assert (out / f"app-{name}.png").stat().st_size > 10_000
     if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         for name in ("map", "upscale"):
