@@ -40,9 +40,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"error: {name}: {reason}", file=sys.stderr)
     for name, note in report.notes:
         print(f"note: {name}: {note}", file=sys.stderr)
+    for name in report.skipped:
+        print(f"note: {name}: skipped (not an image file type)", file=sys.stderr)
     print(
         f"added {len(report.added)}, duplicates {len(report.duplicates)}, "
-        f"refused {len(report.errors)}"
+        f"refused {len(report.errors)}, skipped {len(report.skipped)}"
     )
     return 1 if report.errors else 0
 

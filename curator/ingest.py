@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,24 +48,32 @@ class IngestReport:
     duplicates: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files in folders that are not images
 
 
 class RefusedImage(Exception):
     """A file that is not ingested; the message is the reason (without the path)."""
 
 
-def iter_candidates(paths: Iterable[str | Path], *, recursive: bool) -> Iterator[Path]:
-    """Files named directly, plus image-like files inside folders (sorted, no hidden files)."""
+def collect_candidates(
+    paths: Iterable[str | Path], *, recursive: bool
+) -> tuple[list[Path], list[Path]]:
+    """(files to ingest, files skipped): files named directly, plus the image-like files inside
+    folders (sorted, hidden ones left out); the other visible files of a folder are skipped, and
+    said so, so a stray ``.txt`` never disappears without a word."""
+    files, skipped = [], []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found = path.rglob("*") if recursive else path.iterdir()
-            for child in sorted(found):
-                hidden = any(p.startswith(".") for p in child.relative_to(path).parts)
-                if child.is_file() and not hidden and has_suffix(child, INGEST_SUFFIXES):
-                    yield child
-        else:
-            yield path
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = path.rglob("*") if recursive else path.iterdir()
+        for child in sorted(found):
+            hidden = any(p.startswith(".") for p in child.relative_to(path).parts)
+            if not child.is_file() or hidden:
+                continue
+            (files if has_suffix(child, INGEST_SUFFIXES) else skipped).append(child)
+    return files, skipped
 
 
 @contextlib.contextmanager
@@ -256,13 +264,17 @@ def _read_input(path: Path) -> bytes:
     return raw
 
 
-def ingest_file(ws: Workspace, path: Path, report: IngestReport) -> None:
+def ingest_file(
+    ws: Workspace, path: Path, report: IngestReport, *, name: str | None = None
+) -> None:
     """Validate and add one file; the outcome goes into ``report``.
 
-    Bad input is reported and skipped. A full disk or read-only store stops the batch with an
-    ``OSError`` naming the file (nothing half-written is kept; the files before it are).
+    ``name``: what the catalog records as the original name and reports show (default: the
+    path; an upload names the file the person uploaded, not its temporary copy). Bad input is
+    reported and skipped. A full disk or read-only store stops the batch with an ``OSError``
+    naming the file (nothing half-written is kept; the files before it are).
     """
-    shown = display_path(path)
+    shown = name or display_path(path)
     try:
         raw = _read_input(path)
         content_hash = hashlib.sha256(raw).hexdigest()
@@ -325,14 +337,19 @@ def ingest_paths(
     *,
     recursive: bool = False,
     progress: Progress | None = None,
+    names: Mapping[Path, str] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders; bad files are reported and skipped, the rest goes on."""
-    report = IngestReport()
-    files = list(iter_candidates(paths, recursive=recursive))
+    """Ingest files and folders; bad files are reported and skipped, the rest goes on.
+
+    ``names``: the name to record for some files (see ``ingest_file``).
+    """
+    files, skipped = collect_candidates(paths, recursive=recursive)
+    report = IngestReport(skipped=[display_path(p) for p in skipped])
+    names = names or {}
     with ws.writer_lock(), _pillow_pixel_limit(ws.config.ingest.max_pixels):
         sweep_store(ws)
         for done, path in enumerate(files, start=1):
-            ingest_file(ws, path, report)
+            ingest_file(ws, path, report, name=names.get(path))
             if progress is not None:
                 progress(done, len(files))
     return report

@@ -85,17 +85,20 @@ def show_summary(ws) -> None:
     right.dataframe(_counts_table(counts.get("by_flag", {}), "quality flag"), hide_index=True)
 
 
-def run_ingest(ws, paths: list[Path], recursive: bool) -> None:
-    """Ingest ``paths``; report added, duplicates and each file's error."""
+def run_ingest(
+    ws, paths: list[Path], recursive: bool, names: dict[Path, str] | None = None
+) -> None:
+    """Ingest ``paths``; report added, duplicates, skipped files and each file's error."""
     from curator.ingest import ingest_paths
 
     update, close = progress_callback("Ingesting")
-    report = ingest_paths(ws, paths, recursive=recursive, progress=update)
+    report = ingest_paths(ws, paths, recursive=recursive, progress=update, names=names)
     close()
     st.session_state["ingest_report"] = {
         "added": len(report.added),
         "duplicates": list(report.duplicates),
         "errors": [list(e) for e in report.errors],
+        "skipped": list(report.skipped),
     }
     st.rerun()  # redraw the counts above with the new images
 
@@ -106,6 +109,9 @@ def show_ingest_report() -> None:
     if not report:
         return
     st.success(f"Added {report['added']} image(s); {len(report['duplicates'])} duplicate(s).")
+    if report.get("skipped"):
+        shown = ", ".join(report["skipped"][:10]) + (" …" if len(report["skipped"]) > 10 else "")
+        st.info(f"{len(report['skipped'])} file(s) skipped, not images: {shown}")
     if report["errors"]:
         st.warning(f"{len(report['errors'])} file(s) not ingested:")
         frame = pd.DataFrame(report["errors"], columns=["file", "reason"])
@@ -123,9 +129,14 @@ def _ingest_section(ws) -> None:
     )
     if st.button("Ingest uploads", key="ingest_uploads_run", disabled=not uploads):
         with tempfile.TemporaryDirectory() as tmp:
-            for upload in uploads:
-                (Path(tmp) / Path(upload.name).name).write_bytes(upload.getvalue())
-            run_ingest(ws, [Path(tmp)], recursive=False)
+            names = {}
+            for k, upload in enumerate(uploads):
+                # one folder per file: two uploads with one name must not overwrite each other
+                copy = Path(tmp) / str(k) / Path(upload.name).name
+                copy.parent.mkdir()
+                copy.write_bytes(upload.getvalue())
+                names[copy] = f"upload: {Path(upload.name).name}"
+            run_ingest(ws, list(names), recursive=False, names=names)
     show_ingest_report()
 
 

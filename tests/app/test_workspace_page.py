@@ -175,3 +175,22 @@ def test_workspace_page__recent_workspaces_reopen(tmp_path, monkeypatch):
     assert not at.exception and not at.error
     assert at.session_state["workspace_path"] == str(first)
     assert at.query_params["ws"] == str(first)
+
+
+def test_workspace_page__uploads_keep_their_names_and_skipped_files_are_said(tmp_path, monkeypatch):
+    from curator.catalog import list_images
+    from curator.workspace import init_workspace
+    from tests.app.conftest import noise_image
+
+    ws = init_workspace(tmp_path / "ws", encoder="efficientnet-lite0")
+    monkeypatch.setenv("CURATOR_WORKSPACE", str(ws.root))
+    folder = tmp_path / "in"
+    noise_image(folder / "a.png", (64, 48), seed=1)
+    (folder / "readme.txt").write_text("not a picture")
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="ingest_folder").input(str(folder)).run()
+    at.button(key="ingest_run").click().run()
+    assert not at.exception
+    assert "1 file(s) skipped, not images" in at.info[0].value and "readme.txt" in at.info[0].value
+    names = [r.original_name for r in list_images(ws)]
+    assert names == [str(folder / "a.png")]

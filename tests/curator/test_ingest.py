@@ -267,3 +267,29 @@ def test_add_image__every_column_of_the_row_reads_back(ws: Workspace, tmp_path: 
         "status": "pending",
         "status_reason": "",
     }
+
+
+def test_ingest__files_that_are_not_images_are_named_as_skipped(ws, tmp_path, capsys):
+    from curator.cli import main
+    from tests.curator.helpers import natural, save
+
+    folder = tmp_path / "mixed"
+    save(folder / "a.png", natural("chelsea", 64))
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / ".hidden.txt").write_text("hidden files are not mentioned")
+    report = ingest_paths(ws, [folder])
+    assert len(report.added) == 1 and report.errors == []
+    assert [Path(p).name for p in report.skipped] == ["notes.txt"]
+    assert main(["ingest", str(ws.root), str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "notes.txt: skipped (not an image file type)" in captured.err
+    assert "skipped 1" in captured.out
+
+
+def test_ingest__a_given_name_is_recorded_instead_of_the_temporary_path(ws, tmp_path):
+    from curator.catalog import get_image
+    from tests.curator.helpers import natural, save
+
+    copy = save(tmp_path / "tmpabc123" / "small.png", natural("rocket", 64))
+    report = ingest_paths(ws, [copy], names={copy: "upload: small.png"})
+    assert get_image(ws, report.added[0]).original_name == "upload: small.png"
