@@ -144,12 +144,13 @@ SORTS = {
 
 
 def _filter_sql(
-    status: str | None,
-    source: str | None,
-    round: int | None,
-    flag: str | Sequence[str] | None,
-    no_flags: bool,
-    prompt_id: int | None,
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    round: int | None = None,
+    flag: str | Sequence[str] | None = None,
+    no_flags: bool = False,
+    prompt_id: int | None = None,
 ) -> tuple[str, list]:
     """The WHERE clause (with its arguments) that ``list_images`` and ``count_images`` share."""
     if status is not None and status not in STATUSES:
@@ -196,7 +197,14 @@ def list_images(
     """
     if sort not in SORTS:
         raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORTS)})")
-    where, args = _filter_sql(status, source, round, flag, no_flags, prompt_id)
+    where, args = _filter_sql(
+        status=status,
+        source=source,
+        round=round,
+        flag=flag,
+        no_flags=no_flags,
+        prompt_id=prompt_id,
+    )
     sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
@@ -205,18 +213,9 @@ def list_images(
         return _records(conn, conn.execute(sql, args).fetchall())
 
 
-def count_images(
-    ws: Workspace,
-    *,
-    status: str | None = None,
-    source: str | None = None,
-    round: int | None = None,
-    flag: str | Sequence[str] | None = None,
-    no_flags: bool = False,
-    prompt_id: int | None = None,
-) -> int:
-    """How many images ``list_images`` with the same filters would return (without paging)."""
-    where, args = _filter_sql(status, source, round, flag, no_flags, prompt_id)
+def count_images(ws: Workspace, **filters: Any) -> int:
+    """How many images ``list_images`` with the same filters would return (no order, no pages)."""
+    where, args = _filter_sql(**filters)
     with ws.session() as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM images{where}", args).fetchone()[0])
 
