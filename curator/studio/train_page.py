@@ -88,7 +88,10 @@ def _start_section(ws) -> None:
         "Start from", ["official", "none"], horizontal=True, key="train_init",
         format_func=lambda v: "official LIIF weights (fine-tune)" if v == "official" else "scratch",
     )  # fmt: skip
-    steps = st.number_input("Steps", 1, 10_000_000, 1000, key="train_steps")
+    steps = st.number_input(
+        "Steps", 1, 10_000_000, None, key="train_steps", placeholder="the recipe's own",
+        help="empty: the recipe decides (finetune-domain: 400 steps, about 15 min on 2 cores)",
+    )  # fmt: skip
     recipes = [PAPER, *list_recipes(), CUSTOM]
     default = recipes.index(DOMAIN_RECIPE) if DOMAIN_RECIPE in recipes else 0
     recipe = st.selectbox(
@@ -101,12 +104,17 @@ def _start_section(ws) -> None:
         ).strip()
     else:
         config = "" if recipe == PAPER else recipe
-    if st.button("Start training", type="primary", key="train_start", disabled=not data):
+    job = current_job(ws.root)
+    busy = job is not None and job.state() == "running"
+    if busy:
+        st.info(f"Run `{Path(job.run_dir).name}` is training: stop it below to start another.")
+    if st.button("Start training", type="primary", key="train_start", disabled=busy or not data):
         if init == "official":
             resolve_weights("official")  # missing weights: a clear message now, not a dead job
         run_dir = ws.runs_dir / name
         args = ["train", "--data", data, "--out", str(run_dir), "--init", init]
-        args += ["--max-steps", str(int(steps))] + (["--config", config] if config else [])
+        args += ["--max-steps", str(int(steps))] if steps else []
+        args += ["--config", config] if config else []
         start_job(ws.root, run_dir, trainer_command(*args))
         st.rerun()
 
