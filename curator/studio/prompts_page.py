@@ -16,6 +16,25 @@ def _label(prompt) -> str:
     return f"#{prompt.id} · {text}"
 
 
+def prompts_table(ws, prompts: list) -> None:
+    """Every prompt version with its parent, images and acceptance, in one table."""
+    import pandas as pd
+
+    from curator.prompts import prompt_stats
+
+    rows = []
+    for p in prompts:
+        stats = prompt_stats(ws, p.id)
+        decided = stats.accepted + stats.rejected
+        rows.append({
+            "id": p.id, "text": p.text, "parent": p.parent_id, "images": stats.total,
+            "accepted": stats.accepted, "rejected": stats.rejected,
+            "acceptance": round(stats.accepted / decided, 3) if decided else None,
+        })  # fmt: skip
+    with st.expander(f"All prompts ({len(prompts)})"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="prompt_table")
+
+
 def _new_prompt(ws) -> None:
     from curator.prompts import add_prompt
 
@@ -62,10 +81,11 @@ def refine_section(ws, prompt) -> None:
 
     st.subheader("Refine")
     if st.button("Suggest a refinement", key="prompt_suggest"):
-        suggestion = suggest_refinement(ws, prompt.id)
-        st.session_state["prompt_suggestion"] = (prompt.id, suggestion)
-        st.session_state["prompt_edit_text"] = suggestion.proposed_text
-        st.session_state["prompt_edit_negative"] = suggestion.proposed_negative
+        with friendly_errors():  # no CLIP: a message, and the editor below stays for a manual edit
+            suggestion = suggest_refinement(ws, prompt.id)
+            st.session_state["prompt_suggestion"] = (prompt.id, suggestion)
+            st.session_state["prompt_edit_text"] = suggestion.proposed_text
+            st.session_state["prompt_edit_negative"] = suggestion.proposed_negative
     pending = st.session_state.get("prompt_suggestion")
     if pending and pending[0] == prompt.id:
         s = pending[1]
@@ -108,9 +128,12 @@ def generate_section(ws, prompt) -> None:
     width = cols[3].number_input("Width", 16, 2048, base.width, step=16, key="gen_width")
     height = cols[4].number_input("Height", 16, 2048, base.height, step=16, key="gen_height")
     seed = cols[5].number_input("Seed", 0, 2**31 - 1, base.seed, key="gen_seed")
-    strength = st.slider("img2img strength", 0.05, 1.0, float(base.strength), key="gen_strength")
+    strength = base.strength
     parents = None
-    if mode == "img2img":
+    if mode == "img2img":  # strength means nothing to txt2img
+        strength = st.slider(
+            "img2img strength", 0.05, 1.0, float(base.strength), key="gen_strength"
+        )
         parents = [r.id for r in list_images(ws, status="accepted", source="original")]
         st.caption(f"Variations of {len(parents)} accepted original(s).")
     disabled = mode == "img2img" and not parents
@@ -141,6 +164,7 @@ def render() -> None:
     if not prompts:
         st.info("No prompts yet: add one above.")
         return
+    prompts_table(ws, prompts)
     ids = [p.id for p in prompts]
     if "prompt_next_pick" in st.session_state:
         st.session_state["prompt_pick"] = st.session_state.pop("prompt_next_pick")

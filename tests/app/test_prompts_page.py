@@ -46,6 +46,22 @@ def test_prompts_page__refinement_without_clip_is_a_message(small_ws):
     at.button(key="prompt_suggest").click().run()
     assert not at.exception
     assert "CLIP" in at.error[0].value and f"#{pid}" in at.error[0].value
+    # the manual editor is still there: a refinement can be written by hand
+    at.text_area(key="prompt_edit_text").input("a cat, sharp focus")
+    at.button(key="prompt_save").click().run()
+    assert not at.exception
+    assert [p.text for p in list_prompts(small_ws)] == ["a cat", "a cat, sharp focus"]
+
+
+def test_prompts_page__table_of_all_prompts_and_strength_only_for_img2img(small_ws):
+    add_prompt(small_ws, "a cat")
+    add_prompt(small_ws, "a rocket")
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    table = at.dataframe[0].value
+    assert list(table["text"]) == ["a cat", "a rocket"] and list(table["images"]) == [0, 0]
+    assert not [s for s in at.slider if s.key == "gen_strength"]
+    at.radio(key="gen_mode").set_value("img2img").run()
+    assert [s for s in at.slider if s.key == "gen_strength"]
 
 
 def test_prompts_page__generate_round_lands_on_map(small_ws, tiny_diffusion_dir):
