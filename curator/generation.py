@@ -68,7 +68,7 @@ def load_pipeline(settings: GenerationConfig, *, mode: str = "txt2img") -> Any:
             f"diffusion model {settings.model!r} could not be loaded from the {where} "
             f"({type(exc).__name__}). Download it once with internet access "
             f"(`huggingface-cli download {settings.model}`, stored under {hf_home}/hub), "
-            "or pass --model /path/to/a/diffusers/model/folder"
+            "or give a local diffusers model folder as the model"
         ) from None
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(settings.device)

@@ -29,6 +29,7 @@ from sr.options import float_option, positive_int
 from sr.safe_paths import UnsafeTargetError, move_aside
 from sr.upscale import (
     DEFAULT_MAX_PIXELS,
+    OutputTooLarge,
     Target,
     UpscaleError,
     collect_inputs,
@@ -73,6 +74,8 @@ def _file_error_line(src: Path, exc: BaseException) -> str:
     """``FILE: reason`` for a failed upscale of ``src``."""
     if isinstance(exc, MemoryError):
         return f"{src}: out of memory (try a smaller --tile or --chunk)"
+    if isinstance(exc, OutputTooLarge):
+        return f"{src}: {exc} (or raise the limit with --max-pixels)"
     message = os_error_line(exc) if isinstance(exc, OSError) else str(exc)
     return message if str(src) in message else f"{src}: {message}"
 

@@ -37,6 +37,10 @@ class UpscaleError(ValueError):
     """A request that cannot be carried out (bad scale or size); the message says why."""
 
 
+class OutputTooLarge(UpscaleError):
+    """The output would exceed the pixel limit (the CLI adds how to raise the limit)."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Either a scale per axis (x, y) or an exact output size (width, height; 0 keeps aspect)."""
@@ -88,9 +92,9 @@ def output_size(
     if out_h < h or out_w < w:
         raise UpscaleError(f"output {out_w}x{out_h} is smaller than the input {w}x{h} (scale < 1)")
     if out_h * out_w > max_pixels:
-        raise UpscaleError(
+        raise OutputTooLarge(
             f"output {out_w}x{out_h} ({out_h * out_w / 1e6:.1f} MP) exceeds the limit of "
-            f"{max_pixels / 1e6:.1f} MP (raise it with --max-pixels)"
+            f"{max_pixels / 1e6:.1f} MP; choose a smaller scale or size"
         )
     return out_h, out_w
 

@@ -43,10 +43,14 @@ def _source_file(tmp: Path) -> Path | None:
         return Path(typed).expanduser()
     if picked:
         from curator.catalog import get_image
+        from curator.errors import CuratorError
         from curator.store import image_path
 
         ws = open_current()
-        return image_path(ws, get_image(ws, int(picked)))
+        try:
+            return image_path(ws, get_image(ws, int(picked)))
+        except CuratorError:  # a message under the field; the rest of the form stays
+            st.error(f"There is no image #{int(picked)} in this workspace.")
     return None
 
 

@@ -115,6 +115,14 @@ def test_upscale_page__workspace_image_by_id(mapped_ws, tiny_weights):
     assert result["name"].startswith(image_path(mapped_ws, record).stem)
 
 
+def test_upscale_page__unknown_image_id_is_a_message_and_the_form_stays(mapped_ws):
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.number_input(key="upscale_image_id").set_value(999).run()
+    assert not at.exception
+    assert at.error[0].value == "There is no image #999 in this workspace."
+    assert at.button(key="upscale_run") is not None and at.text_input(key="upscale_scale")
+
+
 def test_upscale_page__download_keeps_icc_profile_and_exif(tmp_path, tiny_weights):
     from PIL import ImageCms
 

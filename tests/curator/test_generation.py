@@ -142,7 +142,9 @@ def test_load_pipeline__missing_model_named() -> None:
     settings = GenerationConfig(model="someone/not-in-the-cache")
     with pytest.raises(CuratorError) as info:
         load_pipeline(settings)
-    assert "someone/not-in-the-cache" in str(info.value) and "--model" in str(info.value)
+    assert "someone/not-in-the-cache" in str(info.value) and "diffusers model folder" in str(
+        info.value
+    )
 
 
 def test_prompts__versions_and_lineage(mapped_ws: Workspace) -> None:

@@ -172,6 +172,7 @@ def test_upscale__scale_below_one_and_absurd_size_fail_per_file(tmp_path, capsys
     )
     err = capsys.readouterr().err
     assert "a.png" in err and "below 1" in err and "exceeds the limit" in err
+    assert "raise the limit with --max-pixels" in err  # the CLI's own way out, not the studio's
     assert not (tmp_path / "b.png").exists()
 
 
