@@ -2,7 +2,8 @@
 
 Box-selects two points on the map, rejects them and checks the catalog; visits every page and
 saves a screenshot of each under ``test-artifacts/app/`` (``APP_TEST_OUTPUT`` overrides it).
-With ``UPDATE_DOCS_SCREENSHOTS=1`` the Map and Upscale shots are also copied to ``docs/``.
+With ``UPDATE_DOCS_SCREENSHOTS=1`` the Map, Gallery and Upscale shots are also copied to
+``docs/``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
     for name in ("workspace", "map", "gallery", "prompts", "train", "upscale", "evaluate"):
         assert (out / f"app-{name}.png").stat().st_size > 10_000
     if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
-        for name in ("map", "upscale"):
+        for name in ("map", "gallery", "upscale"):
             shutil.copy(out / f"app-{name}.png", REPO / "docs" / f"app-{name}.png")
 
 

@@ -172,8 +172,10 @@ def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws)
     sizes = [len(t.customdata) for t in fig.data if t.name != "prompts"]
     assert sizes == sorted(sizes, reverse=True)
     assert fig.data[-1].name == "prompts"
-    rejected = by_name["rejected"]
-    assert "rejected" in rejected.text[0] and "round" in rejected.text[0]
+    (rejected,) = [p for p in images if p.status == "rejected"]
+    row = by_name["rejected"].customdata[0]
+    assert list(row) == [rejected.id, 0, rejected.round, len(rejected.flags)]
+    assert "round %{customdata[2]}" in by_name["rejected"].hovertemplate
     assert fig.layout.legend.orientation == "h"  # under the plot, not under the toolbar
 
 
