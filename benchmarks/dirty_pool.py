@@ -19,7 +19,7 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageFilter
 
-from sr.training.sample_images import REPLAY_PICTURES
+from sr.training.skimage_pictures import REPLAY_PICTURES
 
 DIRTY_SHARES = {
     "photo": 0.30,

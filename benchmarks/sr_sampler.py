@@ -25,7 +25,7 @@ from sr.training.config import DataConfig, OptimConfig, SamplerConfig, TrainConf
 from sr.training.distributed import ProcessInfo
 from sr.training.logs import CsvLog
 from sr.training.loop import Trainer
-from sr.training.sample_images import write_sample_images
+from sr.training.skimage_pictures import write_sample_images
 
 MIN_SIDE = 256  # 64 px patches at x4: both runs train on the same images
 

@@ -24,7 +24,7 @@ from benchmarks.clipart_data import eligible_svgs, render_split, require_tools, 
 from benchmarks.dirty_pool import POOL_PHOTOS, skimage_rgb
 from curator.config import IngestConfig
 from curator.quality import finest_octave_ratio
-from sr.training.sample_images import REPLAY_PICTURES
+from sr.training.skimage_pictures import REPLAY_PICTURES
 
 SPLITS = {"test": 160, "val": 40, "pool": 1200}  # the experiment's split (domain_finetune.py)
 

@@ -1,1 +1,2 @@
-"""Training LIIF-EDSR: config, data, sampling, augmentation, samplers, loop, checkpoints."""
+"""Training LIIF-EDSR: config, image folders, patch samples, augmentation, batch plans, loop,
+checkpoints."""

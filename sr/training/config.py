@@ -34,7 +34,7 @@ class DataConfig:
     val_fraction: float = 0.1  # plain folders only; an export brings its own split
     num_workers: int = 0
     # folder of generic images mixed into every batch (not validated on); "skimage": the
-    # built-in photos of sr.training.sample_images.REPLAY_PICTURES
+    # built-in photos of sr.training.skimage_pictures.REPLAY_PICTURES
     replay: str | None = None
     replay_fraction: float = 0.0  # share of each batch drawn from ``replay``
 

@@ -22,6 +22,7 @@ from sr.lineage import read_export_lineage
 from sr.models.liif import LIIF, LIIFConfig
 from sr.run_layout import CONFIG_FILE, CURVES, RUN_FILE, TRAIN_LOG, VAL_LOG
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
+from sr.training.batch_plan import BatchPlanner, StepBatches
 from sr.training.checkpoint import (
     list_checkpoints,
     newest_loadable,
@@ -31,15 +32,14 @@ from sr.training.checkpoint import (
     set_rng_state,
 )
 from sr.training.config import TrainConfig, dump_config, load_config
-from sr.training.data import load_images, split_images, spread
-from sr.training.dataset import PatchDataset, collate
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.ema import WeightEma
+from sr.training.image_folders import load_images, split_images, spread
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves, recipe_line
 from sr.training.merge import InitMerge
-from sr.training.sample_images import REPLAY_BUILTIN, replay_folder
-from sr.training.sampler import BatchPlanner, StepBatches
+from sr.training.patch_dataset import PatchDataset, collate
 from sr.training.schedule import make_scheduler
+from sr.training.skimage_pictures import REPLAY_BUILTIN, replay_folder
 from sr.training.step import TrainForward, per_sample_l1
 from sr.training.validate import centre_crops, validate_benchmark, validate_images
 from sr.weights import WeightsError, resolve_weights

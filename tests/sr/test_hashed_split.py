@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from sr.hashed_split import hash_rank, validation_items
-from sr.training.data import split_images
+from sr.training.image_folders import split_images
 
 NAMES = [f"img{i:02d}.png" for i in range(20)]
 

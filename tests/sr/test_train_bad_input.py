@@ -17,7 +17,7 @@ from sr.config_io import ConfigError
 from sr.train import main as train_main
 from sr.training.checkpoint import list_checkpoints, load_checkpoint
 from sr.training.config import ValConfig, dump_config, load_config
-from sr.training.data import split_images
+from sr.training.image_folders import split_images
 from sr.training.loop import Trainer
 from tests.faults import read_only
 from tests.sr.train_helpers import make_image_folder, tiny_train_config

@@ -12,7 +12,7 @@ from PIL import Image
 
 from sr.config_io import ConfigError
 from sr.training.config import TrainConfig, dump_config, load_config
-from sr.training.data import load_images, split_images
+from sr.training.image_folders import load_images, split_images
 
 
 def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
@@ -87,7 +87,7 @@ def test_config__unknown_key_names_file_and_key(tmp_path):
 def test_read_image__sixteen_bit_gray_and_alpha_become_eight_bit_rgb(tmp_path):
     import cv2
 
-    from sr.training.data import read_image
+    from sr.training.image_folders import read_image
 
     rng = np.random.default_rng(1)
     rgb16 = rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16)
@@ -106,7 +106,7 @@ def test_read_image__sixteen_bit_gray_and_alpha_become_eight_bit_rgb(tmp_path):
 
 
 def test_spread__evenly_spaced_from_the_first_and_all_when_few() -> None:
-    from sr.training.data import spread
+    from sr.training.image_folders import spread
 
     files = [Path(f"{c}-{i}.png") for c in "abcd" for i in range(5)]  # grouped by prefix
     picked = spread(files, 4)

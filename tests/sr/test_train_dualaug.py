@@ -11,12 +11,12 @@ from sr.training.augment import (
     heavy_weights,
     rotate,
 )
+from sr.training.batch_plan import PatchKey
 from sr.training.config import DualAugConfig
-from sr.training.data import read_image
-from sr.training.dataset import PatchDataset, collate
+from sr.training.image_folders import read_image
 from sr.training.logs import CsvLog
 from sr.training.loop import TRAIN_COLUMNS, Trainer
-from sr.training.sampler import PatchKey
+from sr.training.patch_dataset import PatchDataset, collate
 from sr.training.step import TrainForward, per_sample_l1
 from tests.sr.helpers import official_model
 from tests.sr.train_helpers import CPU, make_image_folder, tiny_train_config

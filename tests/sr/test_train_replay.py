@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from sr.train import main as train_main
+from sr.training.batch_plan import BatchPlanner
 from sr.training.config import OptimConfig, TrainConfig, dump_config
 from sr.training.loop import Trainer, TrainError
-from sr.training.sampler import BatchPlanner
 from tests.sr.train_helpers import CPU, make_image_folder, tiny_train_config
 
 RED = (255, 0, 0)
@@ -168,7 +168,7 @@ def test_replay__folder_is_saved_absolute_for_resume(tmp_path, monkeypatch):
 
 def test_replay__builtin_skimage_photos(tmp_path, monkeypatch):
     from sr.training.loop import _load_replay
-    from sr.training.sample_images import REPLAY_PICTURES
+    from sr.training.skimage_pictures import REPLAY_PICTURES
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     base = tiny_train_config()

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from sr.training.batch_plan import BatchPlanner
 from sr.training.config import DataConfig, DualAugConfig, OptimConfig, SamplerConfig, TrainConfig
-from sr.training.sampler import BatchPlanner
 
 
 def _config(**sampler) -> TrainConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sr.training.sampling import (
+from sr.training.patch_sample import (
     PatchParams,
     build_training_sample,
     crop_hr,

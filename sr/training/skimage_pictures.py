@@ -1,6 +1,6 @@
 """Write the ``skimage.data`` pictures that ship with scikit-image (no download) as PNGs.
 
-python -m sr.training.sample_images OUT [--min-side 192]
+python -m sr.training.skimage_pictures OUT [--min-side 192]
 """
 
 from __future__ import annotations

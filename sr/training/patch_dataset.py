@@ -1,4 +1,4 @@
-"""Map-style dataset of training samples addressed by ``PatchKey`` (see ``sampler``)."""
+"""Map-style dataset of training samples addressed by ``PatchKey`` (see ``batch_plan``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import torch
 from torch.utils.data import Dataset
 
 from sr.training.augment import HeavyAugment
-from sr.training.sampler import PatchKey
-from sr.training.sampling import build_training_sample, sample_generator
+from sr.training.batch_plan import PatchKey
+from sr.training.patch_sample import build_training_sample, sample_generator
 
 
 class PatchDataset(Dataset):
