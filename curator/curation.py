@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from curator.errors import CuratorError
-from curator.events import history, log_event
+from curator.events import history, ids_text, log_event
 from curator.workspace import Workspace, now_iso
 
 __all__ = ["accept", "accept_all_pending", "history", "reject", "reject_each", "undo_last"]
@@ -121,8 +121,7 @@ def undo_last(ws: Workspace) -> str | None:
         )
         ids = [entry[0] for entry in payload["before"]]
         log_event(conn, "undo", {"undoes": target["id"], "ids": ids})
-    shown = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
-    return f"undid {target['action']} of {len(ids)} image(s): {shown}"
+    return f"undid {target['action']} of {len(ids)} image(s): {ids_text(ids)}"
 
 
 def accept_clean(ws: Workspace) -> int:

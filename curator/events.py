@@ -36,9 +36,12 @@ def history(ws: Workspace, limit: int = 50) -> list[Event]:
     return [Event(r["id"], r["time"], r["action"], json.loads(r["payload"])) for r in rows]
 
 
-def _ids_text(ids: list[int], shown: int = 8) -> str:
+def ids_text(ids: list[int], shown: int = 10, *, total: bool = False) -> str:
+    """``#1, #2, …`` for the first ``shown`` ids, ``…`` after them (``total``: and the count)."""
     head = ", ".join(f"#{i}" for i in ids[:shown])
-    return head + (f" … ({len(ids)} in all)" if len(ids) > shown else "")
+    if len(ids) <= shown:
+        return head
+    return head + (f" … ({len(ids)} in all)" if total else " …")
 
 
 def describe_event(event: Event) -> str:
@@ -47,11 +50,11 @@ def describe_event(event: Event) -> str:
     if "before" in payload:  # a status change: accept, reject, ...
         ids = [entry[0] for entry in payload["before"]]
         reason = f" ({payload['reason']})" if payload.get("reason") else ""
-        return f"{payload.get('status', '?')} {_ids_text(ids)}{reason}"
+        return f"{payload.get('status', '?')} {ids_text(ids, total=True)}{reason}"
     if event.action == "undo":
-        return f"undid event {payload.get('undoes')}: {_ids_text(payload.get('ids', []))}"
-    if "added" in payload:
-        return f"added {_ids_text(payload['added'])}"
-    if "image_id" in payload:
-        return f"image #{payload['image_id']}"
+        return (
+            f"undid event {payload.get('undoes')}: {ids_text(payload.get('ids', []), total=True)}"
+        )
+    if "added" in payload:  # ingest and generate
+        return f"added {ids_text(payload['added'], total=True)}"
     return json.dumps(payload, sort_keys=True)

@@ -42,7 +42,7 @@ def _cached_figure(root: str, token: tuple, color_by: str, filters: str, prompts
     # Same data → same revision: the browser's Plotly.react then skips recomputing 10k points on
     # a rerun, where it would otherwise treat every freshly parsed array as new data.
     fig.update_layout(datarevision=json.dumps([token, color_by, filters, prompts]))
-    return fig, len(images)
+    return fig, images
 
 
 def _group(point, color_by: str) -> str:
@@ -126,7 +126,7 @@ def build_figure(
     return fig
 
 
-def add_mapthumbnail_paths(fig: go.Figure, points: Sequence, pictures: Sequence[str]) -> go.Figure:
+def add_map_thumbnails(fig: go.Figure, points: Sequence, pictures: Sequence[str]) -> go.Figure:
     """A copy of ``fig`` with a small picture (data URI) centred on each of ``points``."""
     import base64
 
@@ -275,11 +275,11 @@ def selection_panel(ws) -> None:
             st.caption(f"Showing {GRID_LIMIT} of {len(ids)}; the buttons act on all of them.")
 
 
-def _withthumbnail_paths(ws, fig: go.Figure, root: str, token: tuple, filters: str) -> go.Figure:
-    """The figure with pictures on the points when few enough are selected or shown."""
+def _with_thumbnails(ws, fig: go.Figure, shown: Sequence) -> go.Figure:
+    """The figure with pictures on the ``shown`` points (or the selected ones among them) when
+    few enough are left."""
     selected = set(st.session_state["map_selection"])
-    shown = filter_points(_cached_points(root, token), json.loads(filters))
-    points = [p for p in shown if p.id in selected] if selected else shown
+    points = [p for p in shown if p.id in selected] if selected else list(shown)
     if len(points) > MAP_THUMB_LIMIT:
         st.caption(
             f"Pictures are drawn for up to {MAP_THUMB_LIMIT} images: filter or select fewer "
@@ -287,7 +287,7 @@ def _withthumbnail_paths(ws, fig: go.Figure, root: str, token: tuple, filters: s
         )
         return fig
     pictures = thumbnail_paths(ws, [p.id for p in points], size=MAP_THUMB_SIZE)
-    return add_mapthumbnail_paths(fig, points, pictures)
+    return add_map_thumbnails(fig, points, pictures)
 
 
 def render() -> None:
@@ -314,11 +314,11 @@ def render() -> None:
     filters = json.dumps({k: v for k, v in choice.items() if k != "color_by"}, sort_keys=True)
     fig, shown = _cached_figure(root, token, choice["color_by"], filters, prompts)
     if pictures:
-        fig = _withthumbnail_paths(ws, fig, root, token, filters)
+        fig = _with_thumbnails(ws, fig, shown)
     key = f"{CHART_KEY}_{st.session_state.get('map_chart_rev', 0)}"
     event = st.plotly_chart(
         fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso")
     )
     sync_selection(event)
-    st.caption(f"{shown} image(s) shown · {len(st.session_state['map_selection'])} selected")
+    st.caption(f"{len(shown)} image(s) shown · {len(st.session_state['map_selection'])} selected")
     selection_panel(ws)

@@ -144,15 +144,13 @@ def _embed_and_map_section(ws) -> None:
     st.subheader("Embeddings and map")
     encoder = _encoder_choice("Encoder", ws.config.embedding.encoder, "ws_switch_encoder")
     switching = encoder != ws.config.embedding.encoder
+    label = "Embed new images and update the map"
     if switching:
         st.info(
             f"Switching to `{encoder}` embeds every image again and refits the map; the "
             "embeddings made so far are kept, so switching back is quick."
         )
-    if switching:
         label = "Switch encoder, embed every image and refit the map"
-    else:
-        label = "Embed new images and update the map"
     if st.button(label, key="ws_embed_map"):
         from curator.embeddings import switch_encoder
         from curator.shared_map import refresh_map

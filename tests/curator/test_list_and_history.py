@@ -120,3 +120,12 @@ def test_bulk__cli_refuses_ambiguous_arguments(flagged_ws, capsys) -> None:
     assert main(["reject", root, "1", "--flag", "blurry"]) == 2
     errors = capsys.readouterr().err.splitlines()
     assert len(errors) == 3 and all(e.startswith("error: ") for e in errors)
+
+
+def test_ids_text__first_ten_then_an_ellipsis_and_the_count_when_asked() -> None:
+    from curator.events import ids_text
+
+    assert ids_text([3, 5]) == "#3, #5"
+    many = list(range(1, 13))
+    assert ids_text(many) == ", ".join(f"#{i}" for i in range(1, 11)) + " …"
+    assert ids_text(many, total=True).endswith("#10 … (12 in all)")
