@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import skimage.data
 from PIL import Image, ImageFilter
 
-from sr.training.skimage_pictures import REPLAY_PICTURES
+from sr.training.skimage_pictures import REPLAY_PICTURES, picture_rgb
 
 DIRTY_SHARES = {
     "photo": 0.30,
@@ -43,17 +42,9 @@ class PoolItem:
     label: str
 
 
-def skimage_rgb(name: str) -> np.ndarray:
-    """A scikit-image picture as 8-bit RGB."""
-    pixels = getattr(skimage.data, name)()
-    if pixels.dtype != np.uint8:
-        pixels = (pixels / pixels.max() * 255).round().astype(np.uint8)
-    return np.dstack([pixels] * 3) if pixels.ndim == 2 else np.ascontiguousarray(pixels[..., :3])
-
-
 def _photo_crop(rng: np.random.Generator, k: int) -> Image.Image:
     """A distinct photo: a random crop (256–480 px) of one of the pool's pictures."""
-    rgb = skimage_rgb(POOL_PHOTOS[k % len(POOL_PHOTOS)])
+    rgb = picture_rgb(POOL_PHOTOS[k % len(POOL_PHOTOS)])
     h, w = rgb.shape[:2]
     side = int(rng.integers(min(256, h, w), min(480, h, w) + 1))
     top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))

@@ -21,10 +21,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clipart_data import eligible_svgs, render_split, require_tools, split_by_hash
-from benchmarks.dirty_pool import POOL_PHOTOS, skimage_rgb
+from benchmarks.dirty_pool import POOL_PHOTOS
 from curator.config import IngestConfig
 from curator.quality import finest_octave_ratio
-from sr.training.skimage_pictures import REPLAY_PICTURES
+from sr.training.skimage_pictures import REPLAY_PICTURES, picture_rgb
 
 SPLITS = {"test": 160, "val": 40, "pool": 1200}  # the experiment's split (domain_finetune.py)
 
@@ -57,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = render_split(pool, Path(tmp), args.renders)
         arts = [np.asarray(Image.open(f).convert("RGB")) for f in files]
-    photos = [skimage_rgb(n) for n in POOL_PHOTOS + REPLAY_PICTURES]
+    photos = [picture_rgb(n) for n in POOL_PHOTOS + REPLAY_PICTURES]
     print(f"threshold (ingest.upsampled_threshold): {threshold}")
     for label, images in (("clip art", arts), ("photo", photos)):
         report(f"{label}", [finest_octave_ratio(a) for a in images], threshold)

@@ -1,4 +1,8 @@
-"""Write the ``skimage.data`` pictures that ship with scikit-image (no download) as PNGs.
+"""The ``skimage.data`` pictures that ship with scikit-image (no download), as RGB or PNGs.
+
+The one place that decodes them as pixels (the replay photos, the clip-art benchmark's
+off-domain photos). ``curator.sample`` copies the package's files instead, on purpose: its
+sample workspace ingests real PNG, JPEG and TIFF files the way a user's folder would.
 
 python -m sr.training.skimage_pictures OUT [--min-side 192]
 """
@@ -44,11 +48,23 @@ def replay_folder() -> Path:
     return folder
 
 
+def picture_rgb(name: str) -> np.ndarray:
+    """One ``skimage.data`` picture as 8-bit RGB (grey and boolean pictures scaled to 0–255)."""
+    import skimage.data
+
+    pixels = np.asarray(getattr(skimage.data, name)())
+    if pixels.dtype != np.uint8:
+        pixels = (pixels.astype(np.float64) / max(float(pixels.max()), 1.0) * 255).round()
+        pixels = pixels.astype(np.uint8)
+    if pixels.ndim == 2:
+        return np.dstack([pixels] * 3)
+    return np.ascontiguousarray(pixels[..., :3])
+
+
 def write_sample_images(
     folder: Path, min_side: int = 192, names: tuple[str, ...] = PICTURES
 ) -> list[Path]:
     """Save every bundled picture whose shorter side is at least ``min_side`` as RGB PNG."""
-    import skimage.data
     from PIL import Image
 
     from sr.atomic import atomic_path
@@ -57,16 +73,14 @@ def write_sample_images(
     written = []
     for name in names:
         try:
-            arr = np.asarray(getattr(skimage.data, name)())
+            rgb = picture_rgb(name)
         except (AttributeError, OSError, ValueError, ImportError):
             continue  # a picture that would need a download (pooch)
-        if min(arr.shape[:2]) < min_side:
+        if min(rgb.shape[:2]) < min_side:
             continue
-        if arr.dtype != np.uint8:
-            arr = (arr.astype(np.float64) / max(float(arr.max()), 1.0) * 255).astype(np.uint8)
         path = folder / f"{name}.png"
         with atomic_path(path, suffix=".png") as tmp:  # processes may write the cache at once
-            Image.fromarray(arr).convert("RGB").save(tmp)
+            Image.fromarray(rgb).save(tmp)
         written.append(path)
     return written
 
