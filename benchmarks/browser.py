@@ -40,6 +40,21 @@ def free_port() -> int:
 @contextmanager
 def streamlit_server(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[str]:
     """Start ``streamlit run app.py`` headless on a free port; yield its URL; stop it after."""
+    with streamlit_process(env, log, timeout) as (url, _):
+        yield url
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+@contextmanager
+def streamlit_process(
+    env: dict[str, str], log: Path, timeout: float = 90
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``streamlit_server`` that also yields the server process (to watch what it does)."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
@@ -65,7 +80,7 @@ def streamlit_server(env: dict[str, str], log: Path, timeout: float = 90) -> Ite
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start; see {log}")
                 time.sleep(0.3)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             try:

@@ -31,7 +31,7 @@ from sr.atomic import write_atomic
 from sr.image_files import ImageData
 
 MODES = ("txt2img", "img2img")
-Progress = Callable[[int, int], None]
+Progress = Callable[[float, int], None]  # images done (a fraction while one is denoised), total
 
 
 def settings_from_config(ws: Workspace, **overrides: Any) -> GenerationConfig:
@@ -156,6 +156,10 @@ def generate_round(
                 "generator": torch.Generator(device=settings.device).manual_seed(seed),
                 "output_type": "pil",
             }
+            if progress is not None:  # per denoising step: a CPU image takes minutes
+                call["callback_on_step_end"] = _step_progress(
+                    progress, index, len(jobs), _denoising_steps(settings, parent_id is not None)
+                )
             if parent_id is None:
                 call.update(width=settings.width, height=settings.height)
             else:
@@ -201,6 +205,24 @@ def generate_round(
     if place_on_map and made:
         _place(ws)
     return made
+
+
+def _denoising_steps(settings: GenerationConfig, img2img: bool) -> int:
+    """How many steps the pipeline runs: img2img skips the first ``1 - strength`` of them."""
+    if img2img:
+        return max(1, min(int(settings.steps * settings.strength), settings.steps))
+    return max(1, settings.steps)
+
+
+def _step_progress(progress: Progress, index: int, total: int, steps: int) -> Callable:
+    """A diffusers ``callback_on_step_end`` reporting image ``index`` + the step's fraction."""
+
+    def on_step_end(pipe: Any, step: int, timestep: Any, kwargs: dict) -> dict:
+        if step + 1 < steps:  # the last step is reported once the image is stored
+            progress(index + (step + 1) / steps, total)
+        return kwargs
+
+    return on_step_end
 
 
 def _place(ws: Workspace) -> None:

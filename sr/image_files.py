@@ -213,6 +213,17 @@ def read_image(path: str | Path) -> ImageData:
     return ImageData(pixels, alpha, im.format or "PNG", icc, exif_bytes, frames)
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) as ``read_image`` would return it, from the header (EXIF turns counted)."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError):
+        return read_image(path).size  # the TIFFs only tifffile reads, or the one-line error
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
 def format_for_path(path: str | Path) -> str | None:
     """Image format implied by a file extension, or None."""
     return EXTENSION_FORMATS.get(Path(path).suffix.lower())

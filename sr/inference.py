@@ -80,8 +80,13 @@ def _decode_tile(
     chunk: int,
     sink: BlockSink,
     scratch: Scratch,
+    progress: Callable[[int], None] | None,
 ) -> None:
-    """Query every output pixel of a tile in blocks of about ``chunk`` pixels, into ``sink``."""
+    """Query every output pixel of a tile in blocks of about ``chunk`` pixels, into ``sink``.
+
+    ``progress`` hears each block's pixel count: a large output of a small image is one tile,
+    and a caller that shows progress, or stops a job between blocks, needs finer steps.
+    """
     out_h, out_w = out_size
     device = grid.table.device
     ensemble = model.config.local_ensemble
@@ -99,6 +104,8 @@ def _decode_tile(
             block_cols = col_codes.slice(left, left + block_w)
             rgb = model.decode_grid(grid, block_rows, block_cols, (2 / out_h, 2 / out_w), scratch)
             sink(rows[0] + top, cols[0] + left, rgb.permute(2, 0, 1).cpu())
+            if progress is not None:
+                progress(rgb.shape[0] * rgb.shape[1])
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ def row_bands(
     Bands come top to bottom and cover every row once; nothing is computed until a band is
     drawn, and ``band.draw(sink)`` sends every block of its rows (all columns) to ``sink``, so a
     caller can finish (encode, write) one band of rows before the next one is computed.
-    ``progress`` is called with the number of output pixels finished after each tile.
+    ``progress`` is called with the number of output pixels finished after each block.
     """
     _, h, w = img.shape
     halo = model.halo
@@ -175,9 +182,8 @@ def _draw_band(
             chunk,
             sink,
             scratch,
+            progress,
         )
-        if progress is not None:
-            progress((rs.out1 - rs.out0) * (cs.out1 - cs.out0))
 
 
 def render(
@@ -191,7 +197,7 @@ def render(
     """Upscale ``img`` ``(3, h, w)`` in [0, 1] to ``out_size`` (H, W), block by block into ``sink``.
 
     Blocks come band by band (see ``row_bands``), top to bottom. ``progress`` is called with the
-    number of output pixels finished after each tile.
+    number of output pixels finished after each block.
     """
     for band in row_bands(model, img, out_size, settings, progress):
         band.draw(sink)

@@ -11,7 +11,8 @@ import streamlit as st
 
 from curator.studio.feedback import show_error
 from curator.studio.models import OFFICIAL, cached_model, model_choices, model_label
-from sr.benchmark_sets import benchmarks_root, find_sets
+from curator.studio.progress import JobProgress
+from sr.benchmark_sets import benchmarks_root, find_sets, hr_files
 from sr.evaluate import EvalError, EvalResult, evaluate_matrix
 from sr.lineage import model_lineage
 
@@ -47,9 +48,18 @@ def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> l
 
     A checkpoint that fails is reported and skipped; a missing set stops before any work.
     """
-    total = len(specs) * len(sets) * len(scales)
-    bar = st.progress(0.0, text="Evaluating…")
+    try:  # progress counts images, so a long set shows its ETA as it goes
+        total = len(specs) * len(scales) * sum(len(hr_files(folder)) for folder in sets)
+    except FileNotFoundError as exc:
+        show_error(exc)
+        return []
+    job = JobProgress("Evaluating", "evaluate", "Evaluation cancelled.")
     rows: list[dict] = []
+    images = [0]
+
+    def image_done(name: str, psnr: float) -> None:
+        images[0] += 1
+        job(images[0], total)
 
     def add(result: EvalResult) -> None:
         rows.append(
@@ -62,7 +72,6 @@ def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> l
                 "images": result.images,
             }
         )
-        bar.progress(len(rows) / total, text=f"{rows[-1]['checkpoint']} · {result.set}")
 
     try:
         evaluate_matrix(
@@ -71,11 +80,12 @@ def run_evaluation(specs: list[str], sets: list[Path], scales: list[float]) -> l
             scales,
             load=cached_model,
             on_result=add,
+            on_image=image_done,
             on_error=lambda spec, exc: show_error(exc),  # the page goes on with the others
         )
     except (FileNotFoundError, EvalError) as exc:
         show_error(exc)
-    bar.empty()
+    job.close()
     return rows
 
 

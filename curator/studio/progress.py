@@ -1,23 +1,88 @@
-"""A Streamlit progress bar behind the curator's ``progress`` callbacks."""
+"""Long jobs on a page: a progress bar with elapsed time and an ETA, and a Cancel button.
+
+Streamlit stops a running script at its next page update when the user clicks a widget or when
+the session ends (the tab is closed): a bar that is updated after every block of work (a block of
+output pixels, an image, a denoising step) is therefore also what lets a job be cancelled and
+what stops it with its session. The stop arrives as Streamlit's own exception, a BaseException
+that no ``except Exception`` swallows, so ``with`` blocks and temporary folders unwind: nothing
+half-written is kept, and what a job had already committed (an ingested or generated image) stays.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
 
+# Before this much of the work (or this many seconds) an ETA is mostly noise; none is shown.
+MIN_FRACTION_FOR_ETA = 0.02
+MIN_SECONDS_FOR_ETA = 2.0
 
-def progress_callback(label: str) -> tuple[Callable[..., None], Callable[[], None]]:
-    """(callback, close); the callback takes ``(done, total)`` or a message/fraction."""
-    bar = st.progress(0.0, text=label)
 
-    def update(done=None, total=None, *_args, **_kwargs) -> None:
-        # The curator calls back with (done, total); anything else only refreshes the label.
+def clock(seconds: float) -> str:
+    """``m:ss`` below an hour, ``h:mm:ss`` above."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def eta_text(done: float, total: float, elapsed: float) -> str:
+    """``0:12 elapsed · about 1:05 left``, assuming the rest goes at the speed so far."""
+    text = f"{clock(elapsed)} elapsed"
+    fraction = done / total if total else 0.0
+    if 0 < fraction < 1 and fraction >= MIN_FRACTION_FOR_ETA and elapsed >= MIN_SECONDS_FOR_ETA:
+        text += f" · about {clock(elapsed * (1 - fraction) / fraction)} left"
+    return text
+
+
+def count_text(done: float, total: float) -> str:
+    """``3/40`` for counts, a percentage when the units are many (pixels) or fractional."""
+    if total <= 10_000 and float(done).is_integer():
+        return f"{int(done)}/{int(total)}"
+    return f"{100 * done / total:.0f} %"
+
+
+def _cancelled(message: str) -> None:
+    # An on_click callback runs before the rerun that the click starts; the click itself has
+    # already stopped the job at its next bar update.
+    st.toast(message, icon="⏹️")
+
+
+class JobProgress:
+    """A bar and a Cancel button; call it with ``(done, total)`` after every block of work."""
+
+    def __init__(self, label: str, key: str, cancelled: str = "") -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self._bar = st.progress(0.0, text=f"{label}…")
+        self._cancel = st.empty()
+        self._cancel.button(
+            "Cancel",
+            key=f"cancel_{key}",
+            on_click=_cancelled,
+            args=(cancelled or f"{label} cancelled.",),
+        )
+
+    def __call__(self, done=None, total=None, *_args, **_kwargs) -> None:
+        """Show ``done`` of ``total`` (the curator's callbacks); a message only relabels."""
+        elapsed = time.monotonic() - self.started
         if isinstance(done, int | float) and isinstance(total, int | float) and total:
-            bar.progress(min(1.0, done / total), text=f"{label} {int(done)}/{int(total)}")
-        elif isinstance(done, float) and 0 <= done <= 1:
-            bar.progress(done, text=label)
+            text = f"{self.label} {count_text(done, total)} · {eta_text(done, total, elapsed)}"
+            self._bar.progress(min(1.0, max(0.0, done / total)), text=text)
         elif done is not None:
-            bar.progress(0.0, text=f"{label} {done}")
+            self._bar.progress(0.0, text=f"{self.label} {done}")
 
-    return update, bar.empty
+    def close(self) -> None:
+        """Remove the bar and the button (the job is done)."""
+        self._bar.empty()
+        self._cancel.empty()
+
+
+def progress_callback(
+    label: str, key: str, cancelled: str = ""
+) -> tuple[Callable[..., None], Callable[[], None]]:
+    """(callback, close) for API functions that take ``progress(done, total)``."""
+    job = JobProgress(label, key, cancelled)
+    return job, job.close

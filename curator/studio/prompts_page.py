@@ -142,7 +142,9 @@ def generate_section(ws, prompt) -> None:
             base, model=model.strip(), steps=int(steps), guidance=float(guidance),
             width=int(width), height=int(height), seed=int(seed), strength=float(strength),
         )  # fmt: skip
-        update, close = progress_callback("Generating")
+        update, close = progress_callback(
+            "Generating", "generate", "Generation cancelled; the images finished so far are kept."
+        )
         new_ids = generate_round(
             ws, prompt_ids=[prompt.id], mode=mode, per_prompt=int(per_prompt),
             parents=parents, settings=settings, progress=update,

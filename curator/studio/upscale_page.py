@@ -10,8 +10,9 @@ import streamlit as st
 from PIL import Image
 
 from curator.studio.models import cached_model, model_label, pick_model
+from curator.studio.progress import JobProgress
 from curator.studio.state import open_current, workspace_root
-from sr.image_files import ImageData, eight_bit_rgb, read_image
+from sr.image_files import ImageData, ImageFileError, eight_bit_rgb, image_size, read_image
 from sr.image_formats import FORMAT_EXTENSIONS, READ_SUFFIXES, writable_format
 from sr.upscale import (
     Target,
@@ -24,6 +25,9 @@ from sr.upscale import (
 )
 
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in READ_SUFFIXES)
+# Above this many output pixels the page asks before starting: minutes to hours on a CPU, and
+# a file of hundreds of MB (the hard limit, sr.upscale.DEFAULT_MAX_PIXELS, is 268 MP).
+CONFIRM_PIXELS = 16_000_000
 
 
 def _source_file(tmp: Path) -> Path | None:
@@ -88,12 +92,13 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
     image = read_image(src)  # decoded once: sizes, notes, bicubic and the upscale all use it
     out_hw = output_size(image.size, target)
     model = cached_model(spec)
-    bar = st.progress(0.0, text=f"Upscaling to {out_hw[1]}×{out_hw[0]}…")
+    label = f"Upscaling to {out_hw[1]}×{out_hw[0]}"
+    job = JobProgress(label, "upscale", "Upscale cancelled; nothing was written.")
     done = [0]
 
     def progress(pixels: int) -> None:
         done[0] += pixels
-        bar.progress(min(1.0, done[0] / (out_hw[0] * out_hw[1])))
+        job(done[0], out_hw[0] * out_hw[1])
 
     fmt = writable_format(image.format)
     name = f"{src.stem}_{out_hw[1]}x{out_hw[0]}{FORMAT_EXTENSIONS[fmt]}"
@@ -102,7 +107,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
         write_upscaled(model, image, dst, out_hw, fmt, progress=progress)
         data = dst.read_bytes()
         result = read_image(dst)
-    bar.empty()
+    job.close()
     Image.init()  # loads every format plugin, which is what fills Image.MIME
     return {
         "name": name,
@@ -136,6 +141,25 @@ def show_result(result: dict) -> None:
     )
 
 
+def _confirm_size(src: Path, target: Target) -> bool:
+    """False while the output size is unknown or very large and not confirmed by a tick."""
+    try:
+        out_h, out_w = output_size(image_size(src), target)
+    except (UpscaleError, ImageFileError, OSError) as exc:
+        st.error(str(exc))
+        return False
+    if out_h * out_w <= CONFIRM_PIXELS:
+        return True
+    st.warning(
+        f"The result would be {out_w}×{out_h} ({out_h * out_w / 1e6:.0f} MP): this can take a "
+        "long time on a CPU and makes a large file. The job can be cancelled while it runs."
+    )
+    # The key holds the size, so a new size asks again.
+    return st.checkbox(
+        f"Yes, make a {out_h * out_w / 1e6:.0f} MP image", key=f"upscale_ok_{out_w}x{out_h}"
+    )
+
+
 def render() -> None:
     """Draw the Upscale page."""
     st.title("Upscale")
@@ -143,9 +167,8 @@ def render() -> None:
         src = _source_file(Path(tmp))
         target = _target()
         spec = pick_model("upscale_model")
-        if st.button(
-            "Upscale", type="primary", key="upscale_run", disabled=src is None or target is None
-        ):
+        confirmed = src is not None and target is not None and _confirm_size(src, target)
+        if st.button("Upscale", type="primary", key="upscale_run", disabled=not confirmed):
             if not spec:
                 st.error("Choose a model: `official`, a run folder or a .safetensors file.")
             else:

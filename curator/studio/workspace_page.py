@@ -91,7 +91,9 @@ def run_ingest(
     """Ingest ``paths``; report added, duplicates, skipped files and each file's error."""
     from curator.ingest import ingest_paths
 
-    update, close = progress_callback("Ingesting")
+    update, close = progress_callback(
+        "Ingesting", "ingest", "Ingest cancelled; the files added so far are kept."
+    )
     report = ingest_paths(ws, paths, recursive=recursive, progress=update, names=names)
     close()
     st.session_state["ingest_report"] = {
@@ -158,7 +160,11 @@ def _embed_and_map_section(ws) -> None:
         with friendly_errors():
             if switching:
                 ws = switch_encoder(ws, encoder)
-            update, close = progress_callback("Embedding")
+            update, close = progress_callback(
+                "Embedding",
+                "embed",
+                "Embedding cancelled; what was embedded is kept, run it again to finish.",
+            )
             report = refresh_map(ws, progress=update)
             close()
             st.success(f"Embedded {report.images_embedded} new image(s); the map is up to date.")

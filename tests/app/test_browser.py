@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -19,7 +20,9 @@ from benchmarks.browser import (
     REPO,
     box_select,
     chromium_page,
+    cpu_seconds,
     point_pixels,
+    streamlit_process,
     streamlit_server,
     wait_idle,
 )
@@ -126,6 +129,57 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
     if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         for name in ("map", "gallery", "upscale"):
             shutil.copy(out / f"app-{name}.png", REPO / "docs" / f"app-{name}.png")
+
+
+def _busy(pid: int, window: float = 2.0) -> float:
+    """CPU seconds per second the process used over ``window`` seconds."""
+    start = cpu_seconds(pid)
+    time.sleep(window)
+    return (cpu_seconds(pid) - start) / window
+
+
+def _wait_quiet(pid: int, timeout: float = 30.0) -> float:
+    """Wait until the process is nearly idle; returns its last load (CPU seconds per second)."""
+    deadline = time.monotonic() + timeout
+    load = _busy(pid)
+    while load > 0.15 and time.monotonic() < deadline:
+        load = _busy(pid)
+    return load
+
+
+def _start_huge_upscale(page, url: str, picture: Path) -> None:
+    """×150 of a 96 px picture (207 MP): asks for a tick, then runs for minutes."""
+    page.goto(f"{url}/upscale")
+    field = page.get_by_label("…or an image path on this machine")
+    field.fill(str(picture))
+    field.press("Enter")
+    scale = page.get_by_label("Scale (e.g. 3, 1.7 or 2x1.5)")
+    scale.fill("150")
+    scale.press("Enter")
+    page.get_by_text("Yes, make a 207 MP image").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Upscale", exact=True).click()
+    page.get_by_text("elapsed").first.wait_for(timeout=60_000)  # the bar counts blocks
+
+
+def test_browser__a_long_upscale_cancels_and_stops_with_its_tab(tiny_weights, tmp_path):
+    out = _output_dir() / "jobs"
+    picture = save(tmp_path / "small.png", natural("astronaut", size=96))
+    env = {"SR_LIIF_WEIGHTS": str(tiny_weights)}  # "official" is a tiny model: steady speed
+    with streamlit_process(env, out / "server.log") as (url, server):
+        with chromium_page() as page:
+            _start_huge_upscale(page, url, picture)
+            assert _busy(server.pid) > 0.5  # the job runs in the server
+            page.get_by_role("button", name="Cancel").click()
+            page.get_by_text("Upscale cancelled; nothing was written.").wait_for()
+            assert _wait_quiet(server.pid) <= 0.15
+            assert page.get_by_role("button", name="Download").count() == 0
+
+            _start_huge_upscale(page, url, picture)
+            assert _busy(server.pid) > 0.5
+        # the browser (and with it the session) is gone: the job stops at its next block
+        assert _wait_quiet(server.pid) <= 0.15
+    assert not page_errors(out / "server.log")
 
 
 def page_errors(log: Path) -> list[str]:

@@ -94,9 +94,9 @@ def test_upscale_page__bad_scale_and_bad_file_are_messages(tmp_path, tiny_weight
     at.text_input(key="upscale_scale").input("2")
     at.text_input(key="upscale_path").input(str(bad))
     _with_custom_weights(at, tiny_weights).run()
-    at.button(key="upscale_run").click().run()
-    assert not at.exception
+    assert not at.exception  # said as soon as the path is typed, and nothing to start
     assert "broken.png" in at.error[0].value and "not an image" in at.error[0].value
+    assert at.button(key="upscale_run").disabled
 
 
 def test_upscale_page__workspace_image_by_id(mapped_ws, tiny_weights):
@@ -164,3 +164,21 @@ def test_upscale_page__decodes_the_input_once(tmp_path, tiny_weights, monkeypatc
     at = _upscale_path(src, tiny_weights, "2")
     assert [p for p in decoded if p == src] == [src]
     assert at.session_state["upscale_result"]["out_hw"] == (28, 40)
+
+
+def test_upscale_page__very_large_output_waits_for_a_tick(tmp_path, tiny_weights, monkeypatch):
+    from curator.studio import upscale_page
+
+    monkeypatch.setattr(upscale_page, "CONFIRM_PIXELS", 1000)  # 50×35 = 1750 pixels is "large"
+    src = noise_image(tmp_path / "in.png", (20, 14))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    at.text_input(key="upscale_scale").input("2.5")
+    _with_custom_weights(at, tiny_weights).run()
+    assert "50×35" in at.warning[0].value and at.button(key="upscale_run").disabled
+    at.checkbox(key="upscale_ok_50x35").check().run()
+    assert not at.button(key="upscale_run").disabled
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and at.session_state["upscale_result"]["out_hw"] == (35, 50)
+    at.text_input(key="upscale_scale").input("3").run()  # a new size asks again
+    assert "60×42" in at.warning[0].value and at.button(key="upscale_run").disabled

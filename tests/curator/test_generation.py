@@ -53,7 +53,8 @@ def test_generate_round__txt2img_provenance_and_map(
         mapped_ws, prompt_ids=[p, 1], per_prompt=2, settings=settings, pipeline=pipe,
         progress=lambda d, t: seen.append((d, t)),
     )  # fmt: skip
-    assert len(ids) == 4 and seen[-1] == (4, 4)
+    assert len(ids) == 4
+    assert seen == [(k / 2, 4) for k in range(1, 9)]  # each of 2 denoising steps, then stored
     records = [get_image(mapped_ws, i) for i in ids]
     assert [r.prompt_id for r in records] == [p, p, 1, 1]
     assert [r.seed for r in records] == [5, 6, 7, 8]
@@ -81,10 +82,14 @@ def test_generate_round__img2img_from_accepted_originals(
     accept(mapped_ws, [3, 4])
     p = add_prompt(mapped_ws, "a sharp photo")
     pipe = load_pipeline(settings, mode="img2img")
+    seen = []
     ids = generate_round(
-        mapped_ws, prompt_ids=[p], mode="img2img", settings=settings, pipeline=pipe,
-        place_on_map=False,
+        mapped_ws, prompt_ids=[p], mode="img2img", settings=replace(settings, steps=5),
+        pipeline=pipe, place_on_map=False, progress=lambda d, t: seen.append((d, t)),
     )  # fmt: skip
+    # strength 0.6 of 5 steps: diffusers runs 3, and progress follows each of them
+    assert [t for _, t in seen] == [2] * 6
+    assert [d for d, _ in seen] == pytest.approx([k / 3 for k in range(1, 7)])
     assert [get_image(mapped_ws, i).parent_id for i in ids] == [3, 4]
     assert all(get_image(mapped_ws, i).round == 1 for i in ids)
     assert all("near_copy" not in get_image(mapped_ws, i).flags for i in ids)  # it changed

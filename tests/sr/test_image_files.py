@@ -17,6 +17,7 @@ from sr.image_files import (
     ImageFileError,
     eight_bit_pixels,
     eight_bit_rgb,
+    image_size,
     read_image,
     to_eight_bit,
     write_image,
@@ -86,6 +87,7 @@ def test_read_image__applies_exif_orientation(tmp_path, orientation, op):
     Image.fromarray(arr).save(tmp_path / "o.png", exif=exif.tobytes())
     img = read_image(tmp_path / "o.png")
     assert np.array_equal(img.pixels, op(arr))
+    assert image_size(tmp_path / "o.png") == img.size  # from the header, turned the same way
     kept = Image.Exif()
     kept.load(img.exif)
     assert kept[EXIF_ORIENTATION] == 1
@@ -215,6 +217,7 @@ def test_write_image__sixteen_bit_gray_alpha_round_trip(tmp_path, suffix, fmt):
     path = write_image(tmp_path / f"la16{suffix}", ImageData(gray, alpha, fmt), fmt)
     img = read_image(path)  # Pillow reads a 16-bit LA PNG as RGBA and cannot open the TIFF
     assert img.bit_depth == 16 and img.pixels.shape == (6, 5, 1)
+    assert image_size(path) == (6, 5)
     assert np.array_equal(img.pixels, gray) and np.array_equal(img.alpha, alpha)
 
 

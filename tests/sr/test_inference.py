@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sr.coords import make_cell, make_coord
-from sr.inference import TileSettings, iter_tiles, upscale_tensor
+from sr.inference import TileSettings, iter_tiles, render, upscale_tensor
 from sr.models.liif_reference import reference_batched_predict
 from tests.sr.helpers import official_model, tiny_model
 
@@ -65,3 +65,14 @@ def test_iter_tiles__split_evenly_instead_of_leaving_a_sliver():
     assert len(spans) == 3
     lr_rows = [(out1 - out0) // 4 for out0, out1, _, _ in spans]
     assert max(lr_rows) - min(lr_rows) <= 1 and sum(lr_rows) == 100
+
+
+@pytest.mark.parametrize("tile", [10_000, 11])
+def test_upscale_tensor__progress_per_block_adds_up_to_every_pixel(tile):
+    model = tiny_model()
+    img = torch.rand(3, 30, 40)
+    out_hw = (90, 120)  # one tile when tile=10_000: progress must still come in steps
+    seen: list[int] = []
+    render(model, img, out_hw, lambda *_: None, TileSettings(tile=tile, chunk=500), seen.append)
+    assert sum(seen) == 90 * 120
+    assert len(seen) >= 90 * 120 // 500 and max(seen) <= 500
