@@ -1,4 +1,4 @@
-"""A tqdm bar behind the ``progress(done, total)`` callback the API functions take."""
+"""Progress of long jobs: a tqdm bar for the CLI, and the elapsed/ETA text the studio shows."""
 
 from __future__ import annotations
 
@@ -27,3 +27,32 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     finally:
         if bar is not None:
             bar.close()
+
+
+# Before this much of the work (or this many seconds) an ETA is mostly noise; none is shown.
+MIN_FRACTION_FOR_ETA = 0.02
+MIN_SECONDS_FOR_ETA = 2.0
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` below an hour, ``h:mm:ss`` above."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def eta_text(done: float, total: float, elapsed: float) -> str:
+    """``0:12 elapsed · about 1:05 left``, assuming the rest goes at the speed so far."""
+    text = f"{clock(elapsed)} elapsed"
+    fraction = done / total if total else 0.0
+    if 0 < fraction < 1 and fraction >= MIN_FRACTION_FOR_ETA and elapsed >= MIN_SECONDS_FOR_ETA:
+        text += f" · about {clock(elapsed * (1 - fraction) / fraction)} left"
+    return text
+
+
+def count_text(done: float, total: float) -> str:
+    """``3/40`` for counts, a percentage when the units are many (pixels) or fractional."""
+    if total <= 10_000 and float(done).is_integer():
+        return f"{int(done)}/{int(total)}"
+    return f"{100 * done / total:.0f} %"

@@ -58,6 +58,23 @@ def run_of_checkpoint(path: str | Path) -> Path | None:
     return path.parent.parent if path.parent.name == CHECKPOINTS else None
 
 
+def planned_steps(run: str | Path) -> int | None:
+    """``max_steps`` of the run's config; None before the trainer wrote it, or if unreadable."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((Path(run) / CONFIG_FILE).read_text(encoding="utf-8")) or {}
+        return int(config["max_steps"])
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        return None
+
+
+def last_step(run: str | Path) -> int:
+    """The last step the run logged (0 before the first)."""
+    rows = read_metrics(run)
+    return int(rows[-1]["step"]) if rows else 0
+
+
 def read_metrics(run: str | Path) -> list[dict[str, float]]:
     """The run's loss log and validation log joined on ``step``, one dict per step, by step.
 

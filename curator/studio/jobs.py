@@ -17,8 +17,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from curator.progress import eta_text
 from curator.workspace_layout import WorkspaceLayout
 from sr.atomic import write_atomic
+from sr.run_layout import last_step, planned_steps
 
 JOB_FILE = "train_job.json"
 # "$@" is the trainer command; its exit code goes to $1 (shifted away before running it).
@@ -36,6 +38,7 @@ class Job:
     exit_file: str
     started_at: float
     start_ticks: int  # process start time from /proc: tells our pid from a reused one
+    start_step: int = 0  # the run's last logged step when this job began (a resume's start)
 
     def state(self) -> str:
         """``running``, ``finished``, ``failed (exit N)`` or ``stopped``."""
@@ -111,6 +114,7 @@ def start_job(ws_root: Path, run_dir: Path, command: list[str]) -> Job:
         exit_file=str(exit_file),
         started_at=time.time(),
         start_ticks=_start_ticks(proc.pid),
+        start_step=last_step(run_dir),
     )
     write_atomic(folder / JOB_FILE, json.dumps(asdict(job), indent=1).encode())
     return job
@@ -128,6 +132,17 @@ def stop_job(job: Job, timeout: float = 10.0) -> str:
         os.killpg(job.pid, signal.SIGKILL)
         time.sleep(0.2)
     return job.state()
+
+
+def job_progress(job: Job, now: float | None = None) -> str:
+    """``step 120/400 · 3:10 elapsed · about 7:30 left`` from the run's own log and config."""
+    step = last_step(job.run_dir)
+    planned = planned_steps(job.run_dir)
+    elapsed = (time.time() if now is None else now) - job.started_at
+    if planned is None:
+        return f"step {step} · {eta_text(0, 0, elapsed)}"
+    done, total = step - job.start_step, planned - job.start_step  # this job's share
+    return f"step {step}/{planned} · {eta_text(done, total, elapsed)}"
 
 
 def log_tail(job: Job, lines: int = 20) -> str:

@@ -11,7 +11,9 @@ import streamlit as st
 
 from curator.studio.feedback import friendly_errors
 from curator.studio.jobs import (
+    Job,
     current_job,
+    job_progress,
     log_tail,
     start_job,
     stop_job,
@@ -75,9 +77,44 @@ def _export_section(ws) -> None:
         st.success(f"Exported to `{out}`.")
 
 
+def _option(command: list[str], flag: str) -> str | None:
+    """The value after ``flag`` in a trainer command line, if any."""
+    return command[command.index(flag) + 1] if flag in command[:-1] else None
+
+
+def restore_form(job: Job | None, recipes: list[str]) -> None:
+    """A new session (a reload) starts from the last run's choices, not the defaults."""
+    if job is None or st.session_state.get("train_form_restored"):
+        return
+    st.session_state["train_form_restored"] = True
+    command = job.command
+    if "--resume" in command:
+        return  # a resume names only the run
+    if (data := _option(command, "--data")) is not None:
+        st.session_state.setdefault("train_data_pick", data)
+    if (init := _option(command, "--init")) in ("official", "none"):
+        st.session_state.setdefault("train_init", init)
+    if (steps := _option(command, "--max-steps")) is not None:
+        st.session_state.setdefault("train_steps", int(steps))
+    config = _option(command, "--config")
+    if config is None:
+        st.session_state.setdefault("train_recipe", PAPER)
+    elif config in recipes:
+        st.session_state.setdefault("train_recipe", config)
+    else:
+        st.session_state.setdefault("train_recipe", CUSTOM)
+        st.session_state.setdefault("train_config", config)
+
+
 def _start_section(ws) -> None:
     st.subheader("2 · Train")
+    recipes = [PAPER, *list_recipes(), CUSTOM]
+    restore_form(current_job(ws.root), recipes)
     found = [str(p) for p in exports(ws.root)]
+    picked = st.session_state.get("train_data_pick")
+    if picked and picked not in found and picked != "Other folder…":  # a folder typed last time
+        st.session_state["train_data_pick"] = "Other folder…"
+        st.session_state.setdefault("train_data_path", picked)
     data = st.selectbox("Data (an export folder)", [*found, "Other folder…"], key="train_data_pick")
     if data == "Other folder…":
         data = st.text_input("Image folder", key="train_data_path").strip()
@@ -92,10 +129,10 @@ def _start_section(ws) -> None:
         "Steps", 1, 10_000_000, None, key="train_steps", placeholder="the recipe's own",
         help="empty: the recipe decides (finetune-domain: 400 steps, about 15 min on 2 cores)",
     )  # fmt: skip
-    recipes = [PAPER, *list_recipes(), CUSTOM]
-    default = recipes.index(DOMAIN_RECIPE) if DOMAIN_RECIPE in recipes else 0
+    if "train_recipe" not in st.session_state:
+        st.session_state["train_recipe"] = DOMAIN_RECIPE if DOMAIN_RECIPE in recipes else PAPER
     recipe = st.selectbox(
-        "Recipe", recipes, index=default, key="train_recipe",
+        "Recipe", recipes, key="train_recipe",
         help="finetune-domain: ~300 images of your domain on a CPU (docs/training.md)",
     )  # fmt: skip
     if recipe == CUSTOM:
@@ -145,6 +182,8 @@ def _live(ws_root: Path, state: str) -> None:
         return
     if job.state() != state:
         st.rerun()  # the run ended (or restarted): redraw the buttons too
+    if state == "running":
+        st.caption(job_progress(job))
     show_curves(Path(job.run_dir))
     with st.expander("Log", expanded=state != "running"):
         st.code(log_tail(job) or "(empty)", language=None)

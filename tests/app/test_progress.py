@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curator.studio.progress import clock, count_text, eta_text
+from curator.progress import clock, count_text, eta_text
 
 
 def test_clock__minutes_and_hours():

@@ -27,6 +27,7 @@ run = Path(args[args.index("--out") + 1] if "--out" in args else args[args.index
 (run / "checkpoints" / "last.safetensors").write_bytes(b"")
 (run / "log.csv").write_text("step,loss,lr\\n1,0.5,1e-4\\n2,0.4,1e-4\\n")
 (run / "val.csv").write_text("step,psnr_x2,psnr_x4\\n2,30.5,25.1\\n")
+(run / "config.yaml").write_text("max_steps: 10\\n")
 time.sleep(60)
 """
 
@@ -91,6 +92,10 @@ def test_train_page__job_survives_a_new_session_then_stop_and_resume(workspace):
     assert fresh.button(key="train_start").disabled
     assert "is training: stop it below" in fresh.info[0].value
     assert len(fresh.get("plotly_chart")) == 2  # loss and PSNR curves from the CSV
+    assert any(c.value.startswith("step 2/10 · ") for c in fresh.caption)  # and where it is
+    # the reload kept the form's choices (the run name is new: a run folder is never reused)
+    assert fresh.radio(key="train_init").value == "none"
+    assert fresh.selectbox(key="train_recipe").value == "finetune-domain"
     fresh.button(key="train_stop").click().run()
     assert jobs.current_job(workspace.root).state() == "stopped"
     with pytest.raises(ProcessLookupError):
@@ -157,6 +162,7 @@ def test_train_page__export_and_real_sr_train_to_the_end(small_ws, tmp_path, mon
     job = jobs.current_job(small_ws.root)
     _wait_for(lambda: job.state() != "running", timeout=180)
     assert job.state() == "finished", jobs.log_tail(job)
+    assert "not writable" not in Path(job.log).read_text()  # no NumPy warning in the log
 
     frame = metrics_frame(Path(job.run_dir))
     assert list(frame["step"]) == [1, 2, 3, 4] and frame["loss"].notna().all()
@@ -182,3 +188,34 @@ def test_train_page__named_recipe_is_passed_to_sr_train(small_ws, monkeypatch):
     assert not at.exception
     (command,) = started
     assert command[command.index("--config") + 1] == "finetune-domain"
+
+
+def test_job_progress__step_of_planned_and_eta_for_this_jobs_share(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("step,loss\n100,0.3\n150,0.2\n")
+    job = jobs.Job(1, str(run), [], "", "", started_at=1000.0, start_ticks=0, start_step=100)
+    assert jobs.job_progress(job, now=1060.0) == "step 150 · 1:00 elapsed"  # no config yet
+    (run / "config.yaml").write_text("max_steps: 300\n")
+    # a resume from step 100: 50 of its 200 steps in 60 s, so 150 more take 180 s
+    assert jobs.job_progress(job, now=1060.0) == "step 150/300 · 1:00 elapsed · about 3:00 left"
+
+
+def test_train_page__reload_restores_a_typed_folder_and_custom_config(workspace, tmp_path):
+    folder, config = tmp_path / "my-images", tmp_path / "mine.yaml"
+    folder.mkdir()
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    at.selectbox(key="train_data_pick").set_value("Other folder…").run()
+    at.text_input(key="train_data_path").input(str(folder))
+    at.number_input(key="train_steps").set_value(7)
+    at.selectbox(key="train_recipe").set_value("custom YAML file…").run()
+    at.text_input(key="train_config").input(str(config))
+    at.button(key="train_start").click().run()
+    assert not at.exception and jobs.current_job(workspace.root).state() == "running"
+
+    fresh = AppTest.from_function(_page, default_timeout=30).run()
+    assert fresh.selectbox(key="train_data_pick").value == "Other folder…"
+    assert fresh.text_input(key="train_data_path").value == str(folder)
+    assert fresh.number_input(key="train_steps").value == 7
+    assert fresh.selectbox(key="train_recipe").value == "custom YAML file…"
+    assert fresh.text_input(key="train_config").value == str(config)
