@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from curator.errors import CuratorError
+from curator.scores import SCORES
 from curator.workspace import Workspace
 
 SOURCES = ("original", "generated", "augmented")
@@ -140,6 +141,11 @@ SORTS = {
     "name": "original_name, id",
     "pixels": "width * height DESC, id",
     "status": "status, id",
+    # a quality score, lowest first (the blurriest, the most upsampled, the least blocky)
+    **{
+        name: f"(SELECT value FROM scores WHERE image_id = images.id AND name = '{name}'), id"
+        for name in SCORES
+    },
 }
 
 
@@ -151,8 +157,14 @@ def _filter_sql(
     flag: str | Sequence[str] | None = None,
     no_flags: bool = False,
     prompt_id: int | None = None,
+    min_score: Mapping[str, float] | None = None,
+    max_score: Mapping[str, float] | None = None,
 ) -> tuple[str, list]:
-    """The WHERE clause (with its arguments) that ``list_images`` and ``count_images`` share."""
+    """The WHERE clause (with its arguments) that ``list_images`` and ``count_images`` share.
+
+    ``min_score``/``max_score`` bound quality scores by name (``curator.quality.SCORES``); an
+    image without that score (a catalog not yet filled by ``curator scores``) does not match.
+    """
     if status is not None and status not in STATUSES:
         raise CuratorError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
     if source is not None and source not in SOURCES:
@@ -174,6 +186,12 @@ def _filter_sql(
         args.extend(flags)
     if no_flags:
         where.append("id NOT IN (SELECT image_id FROM flags)")
+    for bounds, op in ((min_score, ">="), (max_score, "<=")):
+        for name, value in (bounds or {}).items():
+            if name not in SCORES:
+                raise CuratorError(f"unknown score {name!r} (one of {', '.join(SCORES)})")
+            where.append(f"id IN (SELECT image_id FROM scores WHERE name = ? AND value {op} ?)")
+            args.extend([name, float(value)])
     return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
@@ -186,6 +204,8 @@ def list_images(
     flag: str | Sequence[str] | None = None,
     no_flags: bool = False,
     prompt_id: int | None = None,
+    min_score: Mapping[str, float] | None = None,
+    max_score: Mapping[str, float] | None = None,
     sort: str = "id",
     limit: int | None = None,
     offset: int = 0,
@@ -204,6 +224,8 @@ def list_images(
         flag=flag,
         no_flags=no_flags,
         prompt_id=prompt_id,
+        min_score=min_score,
+        max_score=max_score,
     )
     sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
     if limit is not None or offset:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from curator.catalog import SORTS
 from curator.errors import CuratorError
+from curator.scores import SCORES
 from sr.options import float_option, int_option, non_negative_int, positive_int
 
 Handler = Callable[[argparse.Namespace], int]
@@ -63,22 +64,62 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def score_bound(text: str) -> tuple[str, float]:
+    """argparse type of ``--min``/``--max``: ``SCORE=VALUE`` with a known score, a finite value."""
+    name, sep, value = text.partition("=")
+    if not sep or name.strip() not in SCORES:
+        raise argparse.ArgumentTypeError(
+            f"expected SCORE=VALUE with SCORE one of {', '.join(SCORES)}, got {text!r}"
+        )
+    return name.strip(), float_option()(value)
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    from curator.progress import progress_bar
+    from curator.scores import fill_missing_scores, score_summary
+
+    ws = _ws(args)
+    with progress_bar("Measuring") as update:
+        filled = fill_missing_scores(
+            ws, progress=update, warn=lambda line: print(line, file=sys.stderr)
+        )
+    summary = score_summary(ws)
+    if args.json:
+        print(json.dumps({"filled": filled, "scores": summary}))
+        return 0
+    if filled:
+        print(f"measured {filled} image(s) that had no scores")
+    print(f"{'score':<12} {'images':>7} {'min':>9} {'p10':>9} {'median':>9} {'p90':>9} {'max':>9}")
+    for name, row in summary.items():
+        values = " ".join(f"{row[k]:>9.3f}" for k in ("min", "p10", "median", "p90", "max"))
+        print(f"{name:<12} {row['images']:>7} {values}")
+    for name, meaning in SCORES.items():
+        print(f"  {name}: {meaning}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from curator.catalog import list_images
 
+    ws = _ws(args)
     records = list_images(
-        _ws(args),
+        ws,
         status=args.status,
         source=args.source,
         round=args.round,
         flag=args.flag,
         no_flags=args.no_flags,
+        min_score=dict(args.min or []),
+        max_score=dict(args.max or []),
         sort=args.sort,
         limit=args.limit,
         offset=args.offset,
     )
     if args.json:
-        print(json.dumps([r.as_dict() for r in records]))
+        from curator.scores import scores_of
+
+        scores = scores_of(ws, [r.id for r in records])
+        print(json.dumps([{**r.as_dict(), "scores": scores[r.id]} for r in records]))
         return 0
     for r in records:
         flags = ",".join(r.flags) or "-"
@@ -357,9 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--flag", action="append", help="repeat for several: images with any of them match"
     )
     p.add_argument("--no-flags", action="store_true", help="only images without quality flags")
+    for bound in ("min", "max"):
+        p.add_argument(
+            f"--{bound}", action="append", type=score_bound, metavar="SCORE=VALUE",
+            help=f"{bound}imum of a quality score ({', '.join(SCORES)}; repeat for several; "
+            "`curator scores WS` shows their ranges)",
+        )  # fmt: skip
     p.add_argument("--sort", default="id", choices=list(SORTS))
     p.add_argument("--limit", type=positive_int, help="at most this many (a page)")
     p.add_argument("--offset", type=non_negative_int, default=0, help="skip this many first")
+    p.add_argument("--json", action="store_true")
+
+    p = command("scores", cmd_scores, "quality score ranges (measuring images that have none yet)")
     p.add_argument("--json", action="store_true")
 
     p = command("accept", cmd_accept, "accept images")

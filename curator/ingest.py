@@ -22,7 +22,8 @@ from PIL import Image, UnidentifiedImageError
 from curator.catalog import PROVENANCE_COLUMNS, Provenance
 from curator.config import IngestConfig
 from curator.events import log_event
-from curator.quality import Flag, dhash, hamming_to_many, image_flags, jpeg_flags
+from curator.quality import Flag, dhash, hamming_to_many, image_flags, image_scores, jpeg_flags
+from curator.scores import write_scores
 from curator.store import store_relpath, sweep_store
 from curator.workspace import Workspace, now_iso
 from sr.atomic import publish, temp_file
@@ -194,7 +195,8 @@ def add_image(
     rel = store_relpath(content_hash, extension)
     store_file(ws.store_dir / rel)
     pixels = eight_bit_pixels(decoded)  # gray stays gray: a huge gray scan is not tripled
-    flags = list(image_flags(pixels, ws.config.ingest)) + list(extra_flags)
+    scores = image_scores(pixels)
+    flags = list(image_flags(pixels, ws.config.ingest, scores)) + list(extra_flags)
     phash = dhash(pixels)
     with ws.transaction() as conn:
         near = _near_duplicate(conn, phash, ws.config.ingest.near_duplicate_bits)
@@ -225,6 +227,7 @@ def add_image(
             "INSERT OR REPLACE INTO flags (image_id, flag, value, detail) VALUES (?, ?, ?, ?)",
             [(image_id, f.name, f.value, f.detail) for f in flags],
         )
+        write_scores(conn, image_id, scores)
         # The event commits with the row: a kill at any moment leaves no image without one.
         if provenance.source == "generated":
             mode = (provenance.generator_settings or {}).get("mode")

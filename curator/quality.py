@@ -175,8 +175,23 @@ def jpeg_flags(luma_table: tuple[int, ...] | None, config: IngestConfig) -> list
     return [Flag("lossy_jpeg", quality, detail)]
 
 
-def image_flags(rgb: np.ndarray, config: IngestConfig) -> list[Flag]:
-    """The checks that need only the image itself: too small, blurry, blocky."""
+def image_scores(rgb: np.ndarray) -> dict[str, float]:
+    """Every ``curator.scores.SCORES`` measurement of one image."""
+    return {
+        "sharpness": laplacian_variance(rgb),
+        "fine_detail": finest_octave_ratio(rgb),
+        "blocking": blockiness(rgb),
+    }
+
+
+def image_flags(
+    rgb: np.ndarray, config: IngestConfig, scores: dict[str, float] | None = None
+) -> list[Flag]:
+    """The checks that need only the image itself: too small, blurry, blocky.
+
+    ``scores`` are the image's ``image_scores`` when the caller has them already.
+    """
+    scores = image_scores(rgb) if scores is None else scores
     flags = []
     height, width = rgb.shape[:2]
     needed = config.patch_size * config.target_scale
@@ -189,14 +204,14 @@ def image_flags(rgb: np.ndarray, config: IngestConfig) -> list[Flag]:
                 f"(patch {config.patch_size} × scale {config.target_scale})",
             )
         )
-    sharpness = laplacian_variance(rgb)
+    sharpness = scores["sharpness"]
     if sharpness < config.blur_threshold:
         flags.append(
             Flag(
                 "blurry", sharpness, f"Laplacian variance {sharpness:.1f} < {config.blur_threshold}"
             )
         )
-    octave = finest_octave_ratio(rgb)
+    octave = scores["fine_detail"]
     if octave < config.upsampled_threshold:
         flags.append(
             Flag(
@@ -206,7 +221,7 @@ def image_flags(rgb: np.ndarray, config: IngestConfig) -> list[Flag]:
                 "(upscaled from a smaller image, or soft)",
             )
         )
-    blocks = blockiness(rgb)
+    blocks = scores["blocking"]
     if blocks > config.blocking_threshold:
         flags.append(
             Flag(

@@ -84,6 +84,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, item_id)
     );
     """,
+    # 3: every image's quality measurements (curator.quality.SCORES), for range filters
+    """
+    CREATE TABLE scores (
+        image_id INTEGER NOT NULL REFERENCES images(id),
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (image_id, name)
+    );
+    CREATE INDEX scores_by_value ON scores (name, value);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,7 +1,8 @@
 """Gallery page: the whole set in pages (filters, order), a viewer, bulk actions and history.
 
 Everything here is a ``curator`` API call (``list_images``, ``accept_clean``, ``reject_flagged``,
-``similar_images``, ``near_duplicate_groups``, ``history``); the page only lays it out.
+``similar_images``, ``near_duplicate_groups``, ``history``, ``fill_missing_scores``); the page
+only lays it out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from curator.catalog import SORTS, SOURCES, STATUSES, count_images, list_images, summary
+from curator.scores import SCORES, scores_of
 from curator.studio.feedback import friendly_errors, show_error
+from curator.studio.progress import progress_callback
 from curator.studio.state import open_current
 from curator.studio.thumbs import thumbnail_paths
 
@@ -29,13 +32,47 @@ def _filters(flags: list[str]) -> dict:
     chosen = cols[2].multiselect("Quality flags (any of)", flags, key="gal_flags")
     sort = cols[3].selectbox("Order", list(SORTS), key="gal_sort")
     no_flags = cols[4].checkbox("No flags", key="gal_no_flags", disabled=bool(chosen))
+    low, high = _score_ranges()
     return {
         "status": None if status == "(any)" else status,
         "source": None if source == "(any)" else source,
         "flag": chosen or None,
         "no_flags": no_flags and not chosen,
+        "min_score": low,
+        "max_score": high,
         "sort": sort,
     }
+
+
+def _score_ranges() -> tuple[dict[str, float], dict[str, float]]:
+    """Minimum and maximum per quality score (empty fields: no bound)."""
+    low: dict[str, float] = {}
+    high: dict[str, float] = {}
+    with st.expander("Score ranges"):
+        for name, meaning in SCORES.items():
+            left, right = st.columns(2)
+            lo = left.number_input(f"{name} ≥", value=None, key=f"gal_min_{name}", help=meaning)
+            hi = right.number_input(f"{name} ≤", value=None, key=f"gal_max_{name}")
+            if lo is not None:
+                low[name] = float(lo)
+            if hi is not None:
+                high[name] = float(hi)
+    return low, high
+
+
+def _measure_missing(ws) -> None:
+    """Old catalogs: offer to measure the images that have no scores yet."""
+    from curator.scores import fill_missing_scores, images_without_scores
+
+    missing = len(images_without_scores(ws))
+    if not missing:
+        return
+    st.info(f"{missing} image(s) have no quality scores yet, so score ranges leave them out.")
+    if st.button(f"Measure {missing} image(s)", key="gal_measure"):
+        update, close = progress_callback("Measuring", "measure", "Measuring cancelled.")
+        fill_missing_scores(ws, progress=update, warn=st.warning)
+        close()
+        st.rerun()
 
 
 def _caption(record) -> str:
@@ -151,10 +188,13 @@ def _viewer(ws, image_id: int, page_ids: list[int]) -> None:
     left, right = st.columns([3, 1])
     left.image(str(image_path(ws, record)), width="stretch")
     flags = "\n".join(f"- {k}: {v:.3g}" for k, v in record.flags.items()) or "none"
+    scores = scores_of(ws, [image_id])[image_id]
+    measured = "\n".join(f"- {k}: {v:.3g}" for k, v in scores.items()) or "not measured"
     right.markdown(
         f"{record.width}×{record.height} {record.mode} {record.format}\n\n"
         f"status **{record.status}**{f' ({record.status_reason})' if record.status_reason else ''}"
         f"\n\nsource **{record.source}** · round {record.round}\n\nflags:\n{flags}"
+        f"\n\nscores:\n{measured}"
     )
     if right.button("Find similar", key="gal_similar"):
         st.session_state["gal_similar_of"] = image_id
@@ -218,6 +258,7 @@ def render() -> None:
     if ws is None:
         return
     flags = sorted(summary(ws).get("by_flag", {}))
+    _measure_missing(ws)
     query = _filters(flags)
     paging = {k: v for k, v in query.items() if k != "sort"}
     total = count_images(ws, **paging)

@@ -131,3 +131,24 @@ def test_gallery__viewer_next_similar_and_history(gallery_ws):
     assert _status(gallery_ws)[Path(list_images(gallery_ws)[1].original_name).name] == "rejected"
     history = at.dataframe[-1].value
     assert list(history["action"])[:1] == ["reject"] and f"#{ids[1]}" in history["what"][0]
+
+
+def test_gallery__score_ranges_and_measuring_an_old_catalog(gallery_ws):
+    from curator.scores import scores_of
+
+    records = list_images(gallery_ws)
+    stored = scores_of(gallery_ws, [r.id for r in records])
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert not at.exception and not at.info  # every image was measured at ingest
+    at.number_input(key="gal_max_sharpness").set_value(50.0).run()
+    expected = [r.id for r in records if stored[r.id]["sharpness"] <= 50.0]
+    assert expected and len(expected) < len(records)
+    assert [c.split(" · ")[0] for c in _captions(at)] == [f"#{i}" for i in expected]
+
+    with gallery_ws.transaction() as conn:  # a catalog from before scores existed
+        conn.execute("DELETE FROM scores")
+    fresh = AppTest.from_function(_page, default_timeout=60).run()
+    assert f"{len(records)} image(s) have no quality scores yet" in fresh.info[0].value
+    fresh.button(key="gal_measure").click().run()
+    assert not fresh.exception and not fresh.info
+    assert scores_of(gallery_ws, [r.id for r in records]) == stored
