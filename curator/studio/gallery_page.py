@@ -174,15 +174,21 @@ def _viewer(ws, image_id: int, page_ids: list[int]) -> None:
     st.subheader(f"#{record.id} {Path(record.original_name).name}")
     nav = st.columns([1, 1, 1, 1, 1, 3])
     where = page_ids.index(image_id) if image_id in page_ids else -1
-    if nav[0].button("◀ Previous", key="gal_prev", disabled=where <= 0):
+    # Keys: ← → to move, A to accept, X to reject (Streamlit keeps R for "rerun"), Esc to close.
+    last = where < 0 or where >= len(page_ids) - 1
+    if nav[0].button("◀ Previous", key="gal_prev", disabled=where <= 0, shortcut="Left"):
         st.session_state["gal_viewing"] = page_ids[where - 1]
         st.rerun()
-    if nav[1].button("Next ▶", key="gal_next", disabled=where < 0 or where >= len(page_ids) - 1):
+    if nav[1].button("Next ▶", key="gal_next", disabled=last, shortcut="Right"):
         st.session_state["gal_viewing"] = page_ids[where + 1]
         st.rerun()
-    nav[2].button("Accept", key="gal_view_accept", on_click=_act, args=("accept", [image_id]))
-    nav[3].button("Reject", key="gal_view_reject", on_click=_act, args=("reject", [image_id]))
-    if nav[4].button("Close", key="gal_close"):
+    nav[2].button(
+        "Accept", key="gal_view_accept", on_click=_act, args=("accept", [image_id]), shortcut="A"
+    )
+    nav[3].button(
+        "Reject", key="gal_view_reject", on_click=_act, args=("reject", [image_id]), shortcut="X"
+    )
+    if nav[4].button("Close", key="gal_close", shortcut="Esc"):
         st.session_state.pop("gal_viewing", None)
         st.rerun()
     left, right = st.columns([3, 1])

@@ -103,6 +103,23 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
                 page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
             _shoot(page, out, name)
 
+        # the gallery's viewer by keyboard: → next image, A accepts it, Esc closes
+        page.goto(f"{url}/gallery")
+        first, second = list_images(mapped_ws)[:2]
+        page.get_by_role("button", name="View").first.click()
+        page.get_by_role("heading", name=f"#{first.id} ").wait_for()
+        page.keyboard.press("ArrowRight")
+        page.get_by_role("heading", name=f"#{second.id} ").wait_for()
+        wait_idle(page)
+        page.keyboard.press("a")
+        deadline = time.monotonic() + 20
+        while list_images(mapped_ws, status="accepted") == [] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [r.id for r in list_images(mapped_ws, status="accepted")] == [second.id]
+        wait_idle(page)
+        page.keyboard.press("Escape")
+        page.get_by_role("heading", name=f"#{second.id} ").wait_for(state="detached")
+
         page.goto(f"{url}/upscale")
         field = page.get_by_label("…or an image path on this machine")
         field.fill(str(picture))
