@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO := demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install weights demo sample browser domain-data test test-slow lint bench clean
+.PHONY: install weights demo sample browser domain-data generic-photos test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser:
 # The clip-art domain experiment renders Debian's public-domain SVGs (datasets/openclipart.md).
 domain-data:
 	command -v rsvg-convert >/dev/null && test -d /usr/share/openclipart/svg || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openclipart-svg librsvg2-bin; }
+
+# Photographs for benchmarks/merge_alpha.py (generic quality of a domain fine-tune); ~94 MB.
+generic-photos:
+	test -d /usr/share/wallpapers/EveningGlow || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plasma-workspace-wallpapers; }
 
 test: install weights browser
 	$(BIN)/ruff check .

@@ -1,0 +1,115 @@
+"""How much of a domain fine-tune to keep (``merge_with_init`` α): domain gain vs generic photos.
+
+    make generic-photos      # Debian's plasma-workspace-wallpapers (the photographs among them)
+    .venv/bin/python benchmarks/merge_alpha.py RUN --domain VAL_DIR [--alphas 0.3 0.5 0.7 1]
+
+Takes the trained weights in the newest training state of RUN (the weight average when the run
+kept one), before any merge, and for each α evaluates ``start + α·(trained − start)`` at ×4 on
+the domain's *validation* folder and on generic photos: 480² centre crops (after a Lanczos resize
+of the shorter side to 480) of the photographs among Debian's Plasma wallpapers, which no
+training or evaluation here uses. Prints, per α, the PSNR change against the start weights:
+the domain mean, and over the photos the median and mean of the per-image changes and how many
+improved. The median is the guide for photos: one flat wallpaper can move the mean by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sr.benchmark_sets import load_pairs  # noqa: E402
+from sr.evaluate import evaluate_pairs  # noqa: E402
+from sr.training.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
+from sr.weights import load_model  # noqa: E402
+
+WALLPAPERS = Path("/usr/share/wallpapers")
+# The photographs in plasma-workspace-wallpapers 5.27 (the others are drawn or rendered art).
+PHOTOS = (
+    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf",
+    "Grey", "Kite", "OneStandsOut", "Path", "summer_1am",
+)  # fmt: skip
+CROP = 480
+
+
+def generic_photos(out: Path) -> Path:
+    """Write the photo crops to ``out``; a clear error when the package is not installed."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in PHOTOS:
+        files = sorted((WALLPAPERS / name / "contents" / "images").glob("*"), key=_size)
+        if not files:
+            sys.exit(f"{WALLPAPERS / name}: missing; run `make generic-photos` first")
+        picture = Image.open(files[-1]).convert("RGB")  # the largest rendition
+        ratio = CROP / min(picture.size)
+        picture = picture.resize(
+            (round(picture.width * ratio), round(picture.height * ratio)), Image.LANCZOS
+        )
+        left, top = (picture.width - CROP) // 2, (picture.height - CROP) // 2
+        picture.crop((left, top, left + CROP, top + CROP)).save(out / f"{name}.png")
+    return out
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def trained_weights(run: Path) -> dict[str, torch.Tensor]:
+    """The newest state's trained weights: the average (``ema``) if kept, else ``model``."""
+    steps = list_checkpoints(run)
+    if not steps:
+        sys.exit(f"{run}: no training state (checkpoints/step-*.state.pt)")
+    _, state = load_checkpoint(run, steps[-1])
+    weights = state.get("ema") or state["model"]
+    return {name.removeprefix("module."): tensor for name, tensor in weights.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--domain", type=Path, required=True, help="domain validation images")
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.3, 0.5, 0.6, 0.7, 0.85, 1])
+    parser.add_argument("--start", default="official", help="the weights the run started from")
+    parser.add_argument("--scale", type=float, default=4.0)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+
+    model = load_model(args.start)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    trained = trained_weights(args.run)
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = {
+            "domain": load_pairs(args.domain, [args.scale])[args.scale],
+            "photos": load_pairs(generic_photos(Path(tmp) / "photos"), [args.scale])[args.scale],
+        }
+
+    def scores(alpha: float) -> dict[str, dict[str, float]]:
+        merged = {k: torch.lerp(v, trained[k].to(v.dtype), alpha) for k, v in start.items()}
+        model.load_state_dict(merged)
+        return {
+            name: evaluate_pairs(model, pairs, name, args.scale).per_image
+            for name, pairs in sets.items()
+        }
+
+    base = scores(0.0)
+    print(f"{args.run} vs {args.start}, ×{args.scale:g}, PSNR change in dB (Y channel)")
+    print(f"{'α':>5} | domain mean | photos median | photos mean | photos improved")
+    for alpha in args.alphas:
+        result = scores(alpha)
+        domain = np.mean([result["domain"][k] - base["domain"][k] for k in base["domain"]])
+        photos = np.array([result["photos"][k] - base["photos"][k] for k in base["photos"]])
+        print(
+            f"{alpha:>5.2f} | {domain:>+11.3f} | {np.median(photos):>+13.3f} | "
+            f"{photos.mean():>+11.3f} | {int((photos > 0).sum()):>7}/{len(photos)}"
+        )
+
+
+if __name__ == "__main__":
+    main()
