@@ -14,51 +14,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save
 
 from curator.errors import CuratorError
+from curator.knn import rebuild_index
 from sr.atomic import write_atomic
 
 FORMAT = "curator-map-model/1"
-
-
-def exact_cosine_knn(
-    queries: np.ndarray, data: np.ndarray, k: int, chunk: int = 2048
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest rows of ``data`` to each query by cosine distance, nearest first.
-
-    Rows must be unit vectors. Exact, chunked matrix products and ``torch.topk``: at 10k x
-    512-d this is several times faster on a CPU than pynndescent's approximate graph
-    (benchmarks/curator_scale.py).
-    Returns indices ``(Q, k)`` int32 and distances ``(Q, k)`` float32 (1 − cosine, ≥ 0).
-    """
-    k = min(k, len(data))
-    indices = np.empty((len(queries), k), dtype=np.int32)
-    distances = np.empty((len(queries), k), dtype=np.float32)
-    data_t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).T
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    for start in range(0, len(queries), chunk):
-        sims = torch.from_numpy(queries[start : start + chunk]) @ data_t
-        # torch.topk is ~3x faster than numpy's argpartition + argsort at 50k rows
-        top_sims, top = sims.topk(k, dim=1, largest=True, sorted=True)
-        indices[start : start + chunk] = top.numpy()
-        distances[start : start + chunk] = 1.0 - top_sims.numpy()
-    return indices, np.maximum(distances, 0.0)
-
-
-class ExactCosineIndex:
-    """Stands in for pynndescent's search index inside a fitted UMAP (used by ``transform``)."""
-
-    _angular_trees = True  # tells UMAP the metric is angular (it picks its search epsilon)
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = np.ascontiguousarray(data, dtype=np.float32)
-
-    def query(self, queries: np.ndarray, k: int, epsilon: float = 0.1):
-        """Exact neighbours (``epsilon`` is ignored: there is no approximation)."""
-        return exact_cosine_knn(np.asarray(queries, dtype=np.float32), self.data, k)
+INDEX_PREFIX = "index_"  # arrays of the neighbour index (curator.knn) inside the file
 
 
 class PcaLayout:
@@ -103,7 +67,9 @@ def _umap_state(model) -> tuple[dict[str, np.ndarray], dict]:
         "n_neighbors_used": int(model._n_neighbors),
         "input_hash": str(model._input_hash),
     }
-    return arrays, {"kind": "umap", "params": params, "fitted": fitted}
+    index = model._knn_search_index  # curator.knn: exact, or an IVF index stored as arrays
+    arrays.update({f"{INDEX_PREFIX}{name}": value for name, value in index.arrays().items()})
+    return arrays, {"kind": "umap", "params": params, "fitted": fitted, "index": index.kind}
 
 
 def _rebuild_umap(arrays: dict[str, np.ndarray], meta: dict):
@@ -121,7 +87,11 @@ def _rebuild_umap(arrays: dict[str, np.ndarray], meta: dict):
     model._input_hash = fitted["input_hash"]
     model._small_data = False  # the fit always used the kNN graph (force_approximation)
     model._sparse_data = False
-    model._knn_search_index = ExactCosineIndex(raw)
+    stored = {
+        k.removeprefix(INDEX_PREFIX): v for k, v in arrays.items() if k.startswith(INDEX_PREFIX)
+    }
+    # maps saved before the IVF index existed have no "index": they were exact
+    model._knn_search_index = rebuild_index(raw, meta.get("index", "exact"), stored)
     model._metric_kwds = {}
     model._output_metric_kwds = {}
     model.tqdm_kwds = {"disable": True}

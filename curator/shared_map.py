@@ -26,13 +26,8 @@ from curator.embeddings import (
     prompt_embeddings,
 )
 from curator.errors import CuratorError
-from curator.map_model import (
-    ExactCosineIndex,
-    PcaLayout,
-    exact_cosine_knn,
-    load_map_model,
-    save_map_model,
-)
+from curator.knn import cosine_index
+from curator.map_model import PcaLayout, load_map_model, save_map_model
 from curator.placement import place_at_centroid, place_by_similarity
 from curator.workspace import LONG_WAIT_S, Workspace, get_meta, set_meta
 
@@ -94,7 +89,8 @@ def _fit(data: np.ndarray, ws: Workspace) -> tuple[object, np.ndarray]:
     cfg = ws.config.map
     data = np.ascontiguousarray(data, dtype=np.float32)
     n_neighbors = max(2, min(cfg.n_neighbors, len(data) - 1))
-    indices, distances = exact_cosine_knn(data, data, n_neighbors)
+    index = cosine_index(data, seed=cfg.seed)  # exact, or approximate above knn.EXACT_MAX
+    indices, distances = index.query(data, n_neighbors)
     model = umap.UMAP(
         n_components=2,
         metric="cosine",
@@ -103,7 +99,7 @@ def _fit(data: np.ndarray, ws: Workspace) -> tuple[object, np.ndarray]:
         random_state=cfg.seed,
         n_jobs=1,  # a seed makes UMAP single-threaded anyway; saying so avoids a warning
         init="spectral" if len(data) > 16 else "random",  # spectral init needs a few points
-        precomputed_knn=(indices, distances, ExactCosineIndex(data)),
+        precomputed_knn=(indices, distances, index),
         force_approximation_algorithm=True,  # use the kNN graph above at every size
         n_epochs=None if len(data) <= 5000 else 200,  # UMAP's own choice above 10k points
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from curator.embeddings import image_embeddings
 from curator.errors import CuratorError
-from curator.map_model import exact_cosine_knn
+from curator.knn import exact_cosine_knn
 from curator.workspace import Workspace
 
 NEAR_DUPLICATE_COSINE = 0.975

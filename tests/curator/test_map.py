@@ -136,7 +136,7 @@ def test_update_map__fallback_prompt_at_centroid_of_own_images(tmp_path: Path, i
 
 
 def test_exact_cosine_knn__matches_a_full_sort() -> None:
-    from curator.shared_map import exact_cosine_knn
+    from curator.knn import exact_cosine_knn
 
     rng = np.random.default_rng(3)
     data = rng.standard_normal((300, 16)).astype(np.float32)

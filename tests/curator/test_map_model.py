@@ -26,11 +26,14 @@ def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+@pytest.mark.parametrize("exact_max", [10_000, 20])  # exact neighbours, then the IVF index
 def test_load_map_model__places_new_points_exactly_like_the_fitted_model(
-    ws: Workspace, tmp_path: Path
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact_max: int
 ) -> None:
-    data = _unit_rows(40, 16, seed=0)
+    monkeypatch.setattr("curator.knn.EXACT_MAX", exact_max)
+    data = _unit_rows(200, 16, seed=0)
     fitted, _ = _fit(data, ws)
+    assert fitted._knn_search_index.kind == ("ivf" if exact_max < len(data) else "exact")
     path = tmp_path / "fit.safetensors"
     save_map_model(path, fitted)
     rebuilt = load_map_model(path)

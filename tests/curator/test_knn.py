@@ -1,0 +1,54 @@
+"""Approximate neighbours (the FAISS IVF index) against exact search, and its stored form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curator.knn import (
+    ExactCosineIndex,
+    IvfCosineIndex,
+    cosine_index,
+    exact_cosine_knn,
+    rebuild_index,
+)
+
+
+def _clustered(n: int, clusters: int, noise: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, 64))
+    rows = centres[rng.integers(0, clusters, n)] + noise * rng.normal(size=(n, 64))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth)]))
+
+
+def test_ivf__recall_against_exact_and_true_distances() -> None:
+    data = _clustered(6000, clusters=200, noise=0.5)
+    index = IvfCosineIndex.build(data)
+    found, distances = index.query(data[:500], 15)
+    truth, _ = exact_cosine_knn(data[:500], data, 15)
+    assert _recall(found, truth) >= 0.9
+    assert (found[:, 0] == np.arange(500)).all() and np.allclose(distances[:, 0], 0, atol=1e-5)
+    # every distance is the true cosine distance of the row it names, nearest first
+    cosine = np.einsum("qd,qkd->qk", data[:500], data[found])
+    assert np.allclose(distances, 1 - cosine, atol=1e-5)
+    assert (np.diff(distances, axis=1) >= -1e-6).all()
+
+
+def test_ivf__rebuilt_from_its_arrays_answers_the_same() -> None:
+    data = _clustered(3000, clusters=50, noise=0.6, seed=1)
+    index = IvfCosineIndex.build(data)
+    again = rebuild_index(data, index.kind, index.arrays())
+    queries = _clustered(100, clusters=50, noise=0.6, seed=2)
+    first, second = index.query(queries, 10), again.query(queries, 10)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+def test_cosine_index__exact_up_to_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _clustered(300, clusters=5, noise=0.5)
+    assert isinstance(cosine_index(data), ExactCosineIndex)
+    monkeypatch.setattr("curator.knn.EXACT_MAX", 299)
+    assert isinstance(cosine_index(data), IvfCosineIndex)
