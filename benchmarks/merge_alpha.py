@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from sr.benchmark_sets import load_pairs  # noqa: E402
 from sr.evaluate import evaluate_pairs  # noqa: E402
 from sr.training.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
+from sr.training.merge import InitMerge  # noqa: E402
 from sr.weights import load_model  # noqa: E402
 
 WALLPAPERS = Path("/usr/share/wallpapers")
@@ -81,9 +82,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    model = load_model(args.start)
-    start = {k: v.clone() for k, v in model.state_dict().items()}
-    trained = trained_weights(args.run)
+    start = load_model(args.start)
+    trained = load_model(args.start)
+    trained.load_state_dict(trained_weights(args.run))
     with tempfile.TemporaryDirectory() as tmp:
         sets = {
             "domain": load_pairs(args.domain, [args.scale])[args.scale],
@@ -91,8 +92,7 @@ def main() -> None:
         }
 
     def scores(alpha: float) -> dict[str, dict[str, float]]:
-        merged = {k: torch.lerp(v, trained[k].to(v.dtype), alpha) for k, v in start.items()}
-        model.load_state_dict(merged)
+        model = InitMerge(start, alpha).of(trained)  # exactly what sr train saves
         return {
             name: evaluate_pairs(model, pairs, name, args.scale).per_image
             for name, pairs in sets.items()

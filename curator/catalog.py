@@ -11,7 +11,7 @@ from typing import Any
 
 from curator.errors import CuratorError
 from curator.scores import SCORES
-from curator.workspace import Workspace
+from curator.workspace import Workspace, id_chunks
 
 SOURCES = ("original", "generated", "augmented")
 STATUSES = ("pending", "accepted", "rejected")
@@ -107,13 +107,14 @@ def _flags_for(
     out: dict[int, tuple[dict[str, float], dict[str, str]]] = {i: ({}, {}) for i in ids}
     if not ids:
         return out
-    rows = conn.execute(
-        "SELECT image_id, flag, value, detail FROM flags ORDER BY image_id, flag"
-        if len(ids) > 500
-        else f"SELECT image_id, flag, value, detail FROM flags WHERE image_id IN "
-        f"({','.join('?' * len(ids))}) ORDER BY image_id, flag",
-        () if len(ids) > 500 else ids,
-    )
+    select = "SELECT image_id, flag, value, detail FROM flags"
+    if len(ids) > 500:  # a long list: one scan of the (sparse) flags beats many lookups
+        rows = list(conn.execute(f"{select} ORDER BY image_id, flag"))
+    else:
+        rows = []
+        for chunk in id_chunks(conn, ids):
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(f"{select} WHERE image_id IN ({marks}) ORDER BY flag", chunk)
     for row in rows:
         if row["image_id"] in out:
             out[row["image_id"]][0][row["flag"]] = row["value"]
@@ -134,6 +135,7 @@ def _records(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[ImageRec
     return records
 
 
+_SCORE_OF = "(SELECT value FROM scores WHERE image_id = images.id AND name = '{name}')"
 # How ``list_images`` may order images: name -> SQL (every order ends by id, so pages are stable)
 SORTS = {
     "id": "id",
@@ -141,9 +143,10 @@ SORTS = {
     "name": "original_name, id",
     "pixels": "width * height DESC, id",
     "status": "status, id",
-    # a quality score, lowest first (the blurriest, the most upsampled, the least blocky)
+    # a quality score, lowest first (the blurriest, the most upsampled, the least blocky);
+    # images not measured yet come last, not first as SQLite orders NULL
     **{
-        name: f"(SELECT value FROM scores WHERE image_id = images.id AND name = '{name}'), id"
+        name: f"{_SCORE_OF.format(name=name)} IS NULL, {_SCORE_OF.format(name=name)}, id"
         for name in SCORES
     },
 }
@@ -162,7 +165,7 @@ def _filter_sql(
 ) -> tuple[str, list]:
     """The WHERE clause (with its arguments) that ``list_images`` and ``count_images`` share.
 
-    ``min_score``/``max_score`` bound quality scores by name (``curator.quality.SCORES``); an
+    ``min_score``/``max_score`` bound quality scores by name (``curator.scores.SCORES``); an
     image without that score (a catalog not yet filled by ``curator scores``) does not match.
     """
     if status is not None and status not in STATUSES:

@@ -76,13 +76,19 @@ def score_bound(text: str) -> tuple[str, float]:
 
 def cmd_scores(args: argparse.Namespace) -> int:
     from curator.progress import progress_bar
-    from curator.scores import fill_missing_scores, score_summary
+    from curator.scores import count_without_scores, fill_missing_scores, score_summary
 
     ws = _ws(args)
-    with progress_bar("Measuring") as update:
-        filled = fill_missing_scores(
-            ws, progress=update, warn=lambda line: print(line, file=sys.stderr)
-        )
+    filled = 0
+    if ws.readonly:
+        missing = count_without_scores(ws)
+        if missing:
+            print(f"{missing} image(s) have no scores; a read-only workspace cannot store them")
+    else:
+        with progress_bar("Measuring") as update:
+            filled = fill_missing_scores(
+                ws, progress=update, warn=lambda line: print(line, file=sys.stderr)
+            )
     summary = score_summary(ws)
     if args.json:
         print(json.dumps({"filled": filled, "scores": summary}))

@@ -12,12 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from curator.errors import CuratorError
 from curator.events import history, ids_text, log_event
-from curator.workspace import Workspace, now_iso
+from curator.workspace import Workspace, id_chunks, now_iso
 
 __all__ = ["accept", "accept_all_pending", "history", "reject", "reject_each", "undo_last"]
 
 STATUS_ACTIONS = ("accept", "reject", "accept_all_pending")
-CHUNK = 30_000  # ids per statement (SQLite allows 32,766 bound parameters)
 
 
 def _set_status(
@@ -81,18 +80,12 @@ def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
 
 def _rows_of(conn: sqlite3.Connection, ids: list[int]) -> list[tuple]:
     """(id, status, status_reason, status_time) of these images, by id; unknown ids are absent."""
-    rows = []
-    for start in range(0, len(ids), CHUNK):  # one query per chunk, not one per image
-        chunk = ids[start : start + CHUNK]
-        rows += (
-            _plain(conn)
-            .execute(
-                "SELECT id, status, status_reason, status_time FROM images"
-                f" WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id",
-                chunk,
-            )
-            .fetchall()
-        )
+    rows: list[tuple] = []
+    cursor = _plain(conn)
+    for chunk in id_chunks(conn, ids):  # one query per chunk, not one per image
+        marks = ",".join("?" * len(chunk))
+        sql = "SELECT id, status, status_reason, status_time FROM images WHERE id IN"
+        rows += cursor.execute(f"{sql} ({marks}) ORDER BY id", chunk).fetchall()
     return rows
 
 
@@ -102,8 +95,7 @@ def _write_statuses(conn: sqlite3.Connection, entries: list[tuple]) -> None:
     for image_id, status, reason, time in entries:
         groups.setdefault((status, reason, time), []).append(int(image_id))
     for (status, reason, time), ids in groups.items():
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
+        for chunk in id_chunks(conn, ids, reserved=3):
             conn.execute(
                 "UPDATE images SET status = ?, status_reason = ?, status_time = ?"
                 f" WHERE id IN ({','.join('?' * len(chunk))})",

@@ -117,13 +117,15 @@ class IvfCosineIndex:
     def query(self, queries: np.ndarray, k: int, epsilon: float = 0.1):
         """Approximate neighbours: indices ``(Q, k)`` int32, distances 1 − cosine, nearest first."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        sims, indices = self._index.search(queries, min(k, len(self.data)))
-        # a list shorter than k leaves -1 slots: fill them with the nearest found (rare)
-        missing = indices < 0
-        if missing.any():
-            indices = np.where(missing, indices[:, :1], indices)
-            sims = np.where(missing, sims[:, :1], sims)
-        return indices.astype(np.int32), np.maximum(1.0 - sims, 0.0).astype(np.float32)
+        k = min(k, len(self.data))
+        sims, indices = self._index.search(queries, k)
+        indices, distances = indices.astype(np.int32), np.maximum(1.0 - sims, 0.0)
+        # The lists scanned can hold fewer than k vectors (-1 slots). Those few queries get an
+        # exact search: a padded row would add fake neighbours to the map's graph.
+        short = np.nonzero((indices < 0).any(axis=1))[0]
+        if len(short):
+            indices[short], distances[short] = exact_cosine_knn(queries[short], self.data, k)
+        return indices, distances.astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``IvfCosineIndex(data, **arrays)`` needs besides the data."""

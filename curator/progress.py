@@ -8,6 +8,10 @@ from collections.abc import Callable, Iterator
 
 from tqdm import tqdm
 
+# What long API functions call back with: work done (a fraction while one item is in progress),
+# and the total.
+Progress = Callable[[float, int], None]
+
 
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
@@ -52,7 +56,8 @@ def eta_text(done: float, total: float, elapsed: float) -> str:
 
 
 def count_text(done: float, total: float) -> str:
-    """``3/40`` for counts, a percentage when the units are many (pixels) or fractional."""
-    if total <= 10_000 and float(done).is_integer():
+    """``3/40`` items finished (a fraction in progress counts as not yet), or a percentage when
+    the units are many (pixels)."""
+    if total <= 10_000:
         return f"{int(done)}/{int(total)}"
     return f"{100 * done / total:.0f} %"

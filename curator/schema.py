@@ -84,7 +84,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, item_id)
     );
     """,
-    # 3: every image's quality measurements (curator.quality.SCORES), for range filters
+    # 3: every image's quality measurements (curator.scores.SCORES), for range filters
     """
     CREATE TABLE scores (
         image_id INTEGER NOT NULL REFERENCES images(id),

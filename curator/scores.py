@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from curator.workspace import Workspace
+from curator.workspace import Workspace, id_chunks
+
+if TYPE_CHECKING:
+    from curator.progress import Progress
 
 # What every image is measured by at ingest (``curator.quality.image_scores``): name -> meaning.
 # Filters take ranges of them, not only the flags their thresholds make.
@@ -21,7 +25,6 @@ SCORES = {
     "fine_detail": "finest-octave energy ratio (below upsampled_threshold: upsampled)",
     "blocking": "8x8 JPEG block border ratio (above blocking_threshold: jpeg_blocking)",
 }
-Progress = Callable[[int, int], None]
 BATCH = 64  # images per transaction while filling: a kill loses at most one batch of work
 
 
@@ -37,8 +40,7 @@ def scores_of(ws: Workspace, ids: list[int]) -> dict[int, dict[str, float]]:
     """``{id: {score: value}}`` for these images (those without scores map to ``{}``)."""
     out: dict[int, dict[str, float]] = {i: {} for i in ids}
     with ws.session() as conn:
-        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
-            chunk = ids[start : start + 500]
+        for chunk in id_chunks(conn, ids):
             rows = conn.execute(
                 "SELECT image_id, name, value FROM scores WHERE image_id IN"
                 f" ({','.join('?' * len(chunk))})",
@@ -47,6 +49,15 @@ def scores_of(ws: Workspace, ids: list[int]) -> dict[int, dict[str, float]]:
             for row in rows:
                 out[row["image_id"]][row["name"]] = row["value"]
     return out
+
+
+def count_without_scores(ws: Workspace) -> int:
+    """How many images have no scores: two counts, no per-image lookup (every writer stores an
+    image's scores all at once, so the rows missing divided by ``len(SCORES)`` is the count)."""
+    with ws.session() as conn:
+        images = conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+        rows = conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    return max(0, -(-(images * len(SCORES) - rows) // len(SCORES)))
 
 
 def images_without_scores(ws: Workspace) -> list[tuple[int, str]]:
@@ -71,6 +82,8 @@ def fill_missing_scores(
     from sr.image_files import eight_bit_pixels, read_image
 
     todo = images_without_scores(ws)
+    if not todo:
+        return 0  # nothing to write: no lock (a read-only workspace, or a busy writer, is fine)
     done = 0
     with ws.writer_lock(wait_s=60):
         for start in range(0, len(todo), BATCH):
@@ -93,20 +106,22 @@ def fill_missing_scores(
 
 def score_summary(ws: Workspace) -> dict[str, dict[str, float]]:
     """Per score: how many images have it, and its min, 10th/50th/90th percentile and max."""
-    with ws.session() as conn:
-        rows = conn.execute("SELECT name, value FROM scores").fetchall()
     out = {}
-    for name in SCORES:
-        values = np.array([r["value"] for r in rows if r["name"] == name], dtype=np.float64)
-        if not len(values):
-            continue
-        p10, p50, p90 = np.percentile(values, [10, 50, 90])
-        out[name] = {
-            "images": int(len(values)),
-            "min": float(values.min()),
-            "p10": float(p10),
-            "median": float(p50),
-            "p90": float(p90),
-            "max": float(values.max()),
-        }
+    with ws.session() as conn:
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples: a million rows as sqlite3.Row is slow
+        for name in SCORES:
+            rows = cursor.execute("SELECT value FROM scores WHERE name = ?", (name,)).fetchall()
+            values = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
+            if not len(values):
+                continue
+            p10, p50, p90 = np.percentile(values, [10, 50, 90])
+            out[name] = {
+                "images": int(len(values)),
+                "min": float(values.min()),
+                "p10": float(p10),
+                "median": float(p50),
+                "p90": float(p90),
+                "max": float(values.max()),
+            }
     return out

@@ -139,6 +139,14 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
+def id_chunks(conn: sqlite3.Connection, ids: list[int], reserved: int = 0) -> Iterator[list[int]]:
+    """``ids`` in pieces that fit one statement's bound parameters (``reserved`` of them are
+    the statement's own): 32,766 with SQLite 3.32 and later, 999 before."""
+    size = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - reserved)
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     """Open a catalog for reading where nothing may be written (read-only media, no permission).
 

@@ -216,9 +216,13 @@ def read_image(path: str | Path) -> ImageData:
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) as ``read_image`` would return it, from the header (EXIF turns counted)."""
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageFileError(f"{path}: refused as a decompression bomb ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError):
         return read_image(path).size  # the TIFFs only tifffile reads, or the one-line error
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)

@@ -11,6 +11,7 @@ Torch-free, so the studio and catalog commands can read runs without importing t
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 RUN_FILE = "run.json"  # {"data": ..., "data_lineage": ...}
@@ -21,6 +22,28 @@ CURVES = "curves.png"  # loss and validation PSNR against step, redrawn at each 
 CHECKPOINTS = "checkpoints"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
+
+
+STEP_STATE_RE = re.compile(r"^step-(\d+)\.state\.pt$")  # a numbered resume point's state file
+
+
+def step_paths(run: str | Path, step: int) -> tuple[Path, Path]:
+    """``RUN/checkpoints/step-NNNNNNN.safetensors`` and its ``.state.pt``."""
+    stem = checkpoint_dir(run) / f"step-{step:07d}"
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".state.pt")
+
+
+def checkpoint_steps(run: str | Path) -> list[int]:
+    """Steps with both files of a numbered checkpoint (weights and state), ascending."""
+    folder = checkpoint_dir(run)
+    if not folder.is_dir():
+        return []
+    steps = []
+    for path in folder.iterdir():
+        match = STEP_STATE_RE.match(path.name)
+        if match and step_paths(run, int(match.group(1)))[0].exists():
+            steps.append(int(match.group(1)))
+    return sorted(steps)
 
 
 def checkpoint_dir(run: str | Path) -> Path:

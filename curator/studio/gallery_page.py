@@ -51,8 +51,11 @@ def _score_ranges() -> tuple[dict[str, float], dict[str, float]]:
     with st.expander("Score ranges"):
         for name, meaning in SCORES.items():
             left, right = st.columns(2)
-            lo = left.number_input(f"{name} ≥", value=None, key=f"gal_min_{name}", help=meaning)
-            hi = right.number_input(f"{name} ≤", value=None, key=f"gal_max_{name}")
+            # %g: fine_detail lives around 0.02-0.3, two decimals would round it away
+            lo = left.number_input(
+                f"{name} ≥", value=None, format="%g", key=f"gal_min_{name}", help=meaning
+            )
+            hi = right.number_input(f"{name} ≤", value=None, format="%g", key=f"gal_max_{name}")
             if lo is not None:
                 low[name] = float(lo)
             if hi is not None:
@@ -62,16 +65,22 @@ def _score_ranges() -> tuple[dict[str, float], dict[str, float]]:
 
 def _measure_missing(ws) -> None:
     """Old catalogs: offer to measure the images that have no scores yet."""
-    from curator.scores import fill_missing_scores, images_without_scores
+    from curator.scores import count_without_scores, fill_missing_scores
 
-    missing = len(images_without_scores(ws))
+    missing = count_without_scores(ws)
     if not missing:
         return
     st.info(f"{missing} image(s) have no quality scores yet, so score ranges leave them out.")
-    if st.button(f"Measure {missing} image(s)", key="gal_measure"):
+    if ws.readonly or not st.button(f"Measure {missing} image(s)", key="gal_measure"):
+        return
+    skipped: list[str] = []
+    with friendly_errors():
         update, close = progress_callback("Measuring", "measure", "Measuring cancelled.")
-        fill_missing_scores(ws, progress=update, warn=st.warning)
+        fill_missing_scores(ws, progress=update, warn=skipped.append)
         close()
+        if skipped:  # shown after the rerun, which would wipe them now
+            st.session_state["gal_message"] = f"{len(skipped)} file(s) could not be measured"
+            st.session_state["gal_skipped"] = skipped
         st.rerun()
 
 
@@ -260,6 +269,8 @@ def render() -> None:
         show_error(err)
     if msg := st.session_state.pop("gal_message", None):
         st.toast(msg)
+    for line in st.session_state.pop("gal_skipped", []):
+        st.warning(line)
     ws = open_current()
     if ws is None:
         return

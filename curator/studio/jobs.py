@@ -20,7 +20,7 @@ from pathlib import Path
 from curator.progress import eta_text
 from curator.workspace_layout import WorkspaceLayout
 from sr.atomic import write_atomic
-from sr.run_layout import last_step, planned_steps
+from sr.run_layout import checkpoint_steps, last_step, planned_steps
 
 JOB_FILE = "train_job.json"
 # "$@" is the trainer command; its exit code goes to $1 (shifted away before running it).
@@ -38,7 +38,7 @@ class Job:
     exit_file: str
     started_at: float
     start_ticks: int  # process start time from /proc: tells our pid from a reused one
-    start_step: int = 0  # the run's last logged step when this job began (a resume's start)
+    start_step: int = 0  # the step this job began from: a resume restarts at its newest checkpoint
 
     def state(self) -> str:
         """``running``, ``finished``, ``failed (exit N)`` or ``stopped``."""
@@ -114,7 +114,7 @@ def start_job(ws_root: Path, run_dir: Path, command: list[str]) -> Job:
         exit_file=str(exit_file),
         started_at=time.time(),
         start_ticks=_start_ticks(proc.pid),
-        start_step=last_step(run_dir),
+        start_step=max(checkpoint_steps(run_dir), default=0),
     )
     write_atomic(folder / JOB_FILE, json.dumps(asdict(job), indent=1).encode())
     return job

@@ -1,11 +1,14 @@
 """Long jobs on a page: a progress bar with elapsed time and an ETA, and a Cancel button.
 
 Streamlit stops a running script at its next page update when the user clicks a widget or when
-the session ends (the tab is closed): a bar that is updated after every block of work (a block of
-output pixels, an image, a denoising step) is therefore also what lets a job be cancelled and
-what stops it with its session. The stop arrives as Streamlit's own exception, a BaseException
-that no ``except Exception`` swallows, so ``with`` blocks and temporary folders unwind: nothing
-half-written is kept, and what a job had already committed (an ingested or generated image) stays.
+the session's connection drops (the tab is closed, but also a network cut or a laptop going to
+sleep): a bar that is updated after every block of work (a block of output pixels, an image, a
+denoising step) is therefore also what lets a job be cancelled and what stops it with its
+session. Work between two updates runs to its end: the map fit after embedding (seconds to
+minutes) cannot be cancelled half-way. The stop arrives as Streamlit's own exception, a
+BaseException that no ``except Exception`` swallows, so ``with`` blocks and temporary folders
+unwind: nothing half-written is kept, and what a job had already committed (an ingested or
+generated image) stays.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import pickle
 import random
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,10 +28,15 @@ from safetensors.torch import load_file
 
 from sr.atomic import atomic_path
 from sr.models.liif import LIIF
-from sr.run_layout import best_checkpoint, checkpoint_dir, last_checkpoint
+from sr.run_layout import (
+    best_checkpoint,
+    checkpoint_dir,
+    checkpoint_steps,
+    last_checkpoint,
+    step_paths,
+)
 from sr.weights import save_model
 
-STEP_RE = re.compile(r"^step-(\d+)\.state\.pt$")
 STATE_KEYS = ("step", "optimizer", "scheduler", "loss_stats", "best_psnr", "rng")
 # What loading a damaged file raises: torch's zip reader (RuntimeError), its unpickler on a
 # stub (EOFError) or on garbage (UnpicklingError), safetensors' header checks.
@@ -48,11 +52,6 @@ _LOAD_ERRORS = (
 
 class CheckpointError(ValueError):
     """A checkpoint file cannot be loaded; the message names the file and the reason."""
-
-
-def _paths(run: Path, step: int) -> tuple[Path, Path]:
-    stem = checkpoint_dir(run) / f"step-{step:07d}"
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".state.pt")
 
 
 def rng_state() -> dict:
@@ -93,7 +92,7 @@ def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: i
     """
     folder = checkpoint_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
-    weights, side = _paths(run, step)
+    weights, side = step_paths(run, step)
     extra = {"step": str(step)}
     writing = weights
     try:
@@ -115,7 +114,7 @@ def save_checkpoint(run: Path, step: int, model: LIIF, state: dict, keep_last: i
     # prune older steps only: a newer pair left unloadable before a resume never evicts this one
     older = [s for s in list_checkpoints(run) if s < step]
     for old in older[: len(older) - (keep_last - 1)] if keep_last > 0 else []:
-        for path in _paths(run, old)[::-1]:  # state first: a half-pruned pair never counts
+        for path in step_paths(run, old)[::-1]:  # state first: a half-pruned pair never counts
             path.unlink(missing_ok=True)
 
 
@@ -134,15 +133,7 @@ def save_best(run: Path, step: int, model: LIIF, psnr: float, metric: str = "psn
 
 def list_checkpoints(run: Path) -> list[int]:
     """Steps with a complete checkpoint (weights and state), ascending."""
-    folder = checkpoint_dir(run)
-    if not folder.is_dir():
-        return []
-    steps = []
-    for path in folder.iterdir():
-        match = STEP_RE.match(path.name)
-        if match and _paths(run, int(match.group(1)))[0].exists():
-            steps.append(int(match.group(1)))
-    return sorted(steps)
+    return checkpoint_steps(run)
 
 
 def _reason(exc: BaseException) -> str:
@@ -155,7 +146,7 @@ def _reason(exc: BaseException) -> str:
 
 def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict]:
     """Weights state dict and side state of ``step``; CheckpointError if either cannot be read."""
-    weights, side = _paths(run, step)
+    weights, side = step_paths(run, step)
     try:
         state = torch.load(side, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as exc:

@@ -152,3 +152,17 @@ def test_gallery__score_ranges_and_measuring_an_old_catalog(gallery_ws):
     fresh.button(key="gal_measure").click().run()
     assert not fresh.exception and not fresh.info
     assert scores_of(gallery_ws, [r.id for r in records]) == stored
+
+
+def test_gallery__measuring_names_the_files_it_could_not_read(gallery_ws):
+    from curator.store import image_path
+
+    records = list_images(gallery_ws)
+    with gallery_ws.transaction() as conn:
+        conn.execute("DELETE FROM scores")
+    image_path(gallery_ws, records[0]).write_bytes(b"broken")
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.button(key="gal_measure").click().run()
+    assert not at.exception
+    assert any(str(image_path(gallery_ws, records[0])) in w.value for w in at.warning)
+    assert "1 image(s) have no quality scores yet" in at.info[0].value  # the rest were measured

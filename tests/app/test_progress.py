@@ -19,5 +19,5 @@ def test_eta_text__rest_at_the_speed_so_far():
 
 def test_count_text__counts_or_percent():
     assert count_text(3, 40) == "3/40"
-    assert count_text(1.5, 4) == "38 %"  # half-way through the second image of four
+    assert count_text(1.5, 4) == "1/4"  # half-way through the second image: one is done
     assert count_text(2_000_000, 16_000_000) == "12 %"

@@ -190,6 +190,19 @@ def test_train_page__named_recipe_is_passed_to_sr_train(small_ws, monkeypatch):
     assert command[command.index("--config") + 1] == "finetune-domain"
 
 
+def test_job__a_resume_starts_from_the_newest_checkpoint_not_the_last_logged_step(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for step in (200, 400):
+        for suffix in (".safetensors", ".state.pt"):
+            (run / "checkpoints" / f"step-{step:07d}{suffix}").write_bytes(b"")
+    (run / "log.csv").write_text("step,loss\n400,0.3\n410,0.2\n490,0.2\n")  # stopped at 490
+    job = jobs.start_job(tmp_path / "ws1", run, [sys.executable, "-c", "pass"])
+    assert job.start_step == 400
+    fresh = jobs.start_job(tmp_path / "ws2", tmp_path / "new-run", [sys.executable, "-c", "pass"])
+    assert fresh.start_step == 0
+
+
 def test_job_progress__step_of_planned_and_eta_for_this_jobs_share(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

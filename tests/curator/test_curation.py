@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from curator.catalog import get_image, list_images
@@ -104,3 +105,29 @@ def test_cli__reader_closing_the_pipe_stops_quietly(
         os.dup2(saved, 1)
         os.close(saved)
         os.close(write_end)
+
+
+def test_bulk_reject_and_undo__fit_a_low_sqlite_parameter_limit(ws, tmp_path, monkeypatch):
+    """Older SQLite builds allow 999 bound parameters: big selections go in pieces."""
+    import sqlite3
+
+    from curator.workspace import Workspace
+
+    connect = Workspace.connect
+
+    def limited(self):
+        conn = connect(self)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)
+        return conn
+
+    rng = np.random.default_rng(0)
+    for k in range(20):
+        save(tmp_path / "many" / f"{k}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    ids = ingest_paths(ws, [tmp_path / "many"]).added
+    monkeypatch.setattr(Workspace, "connect", limited)
+    assert reject(ws, ids, reason="bulk") == 20
+    assert {r.status for r in list_images(ws)} == {"rejected"}
+    assert undo_last(ws).startswith("undid reject of 20 image(s)")
+    assert {r.status for r in list_images(ws)} == {"pending"}
+    with pytest.raises(CuratorError, match=f"no image with id {max(ids) + 1}"):
+        reject(ws, [*ids, max(ids) + 1])

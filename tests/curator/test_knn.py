@@ -22,7 +22,8 @@ def _clustered(n: int, clusters: int, noise: float, seed: int = 0) -> np.ndarray
 
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found, truth)]))
+    pairs = zip(found, truth, strict=True)
+    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in pairs]))
 
 
 def test_ivf__recall_against_exact_and_true_distances() -> None:
@@ -52,3 +53,15 @@ def test_cosine_index__exact_up_to_the_threshold(monkeypatch: pytest.MonkeyPatch
     assert isinstance(cosine_index(data), ExactCosineIndex)
     monkeypatch.setattr("curator.knn.EXACT_MAX", 299)
     assert isinstance(cosine_index(data), IvfCosineIndex)
+
+
+def test_ivf__a_query_whose_lists_hold_too_few_gets_an_exact_answer(monkeypatch) -> None:
+    monkeypatch.setattr("curator.knn.TRAIN_PER_LIST", 5)  # 400 points in 80 lists of ~5
+    monkeypatch.setattr("curator.knn.NPROBE", 1)
+    data = _clustered(400, clusters=20, noise=0.8, seed=3)
+    index = IvfCosineIndex.build(data)
+    found, distances = index.query(data, 15)  # one list of ~5 cannot give 15
+    truth, true_distances = exact_cosine_knn(data, data, 15)
+    assert (found >= 0).all()
+    assert all(len(set(row)) == 15 for row in found)  # no padding with repeats
+    assert np.array_equal(found, truth) and np.allclose(distances, true_distances, atol=1e-6)

@@ -31,6 +31,9 @@ def test_load_map_model__places_new_points_exactly_like_the_fitted_model(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact_max: int
 ) -> None:
     monkeypatch.setattr("curator.knn.EXACT_MAX", exact_max)
+    # 40 lists of ~5 and 4 of them scanned per query: the IVF answers really are approximate
+    monkeypatch.setattr("curator.knn.TRAIN_PER_LIST", 5)
+    monkeypatch.setattr("curator.knn.NPROBE", 4)
     data = _unit_rows(200, 16, seed=0)
     fitted, _ = _fit(data, ws)
     assert fitted._knn_search_index.kind == ("ivf" if exact_max < len(data) else "exact")

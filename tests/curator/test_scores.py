@@ -141,3 +141,28 @@ def test_cli__list_by_score_and_scores_summary(scored_ws, capsys) -> None:
     values = sorted(v["sharpness"] for v in stored.values())
     assert report["scores"]["sharpness"]["median"] == pytest.approx(float(np.median(values)))
     assert report["scores"]["sharpness"]["images"] == len(records)
+
+
+def test_unmeasured_images__counted_cheaply_and_sorted_last(scored_ws) -> None:
+    from curator.scores import count_without_scores
+
+    records = list_images(scored_ws)
+    assert count_without_scores(scored_ws) == 0
+    with scored_ws.transaction() as conn:
+        conn.execute("DELETE FROM scores WHERE image_id IN (?, ?)", (records[0].id, records[3].id))
+    assert count_without_scores(scored_ws) == 2 == len(images_without_scores(scored_ws))
+    ordered = [r.id for r in list_images(scored_ws, sort="sharpness")]
+    assert set(ordered[-2:]) == {records[0].id, records[3].id}  # not "the blurriest"
+
+
+def test_cli_scores__a_read_only_workspace_prints_its_ranges(scored_ws, capsys) -> None:
+    from tests.faults import read_only
+
+    with scored_ws.transaction() as conn:
+        conn.execute("DELETE FROM scores WHERE image_id = 1")
+    with read_only(scored_ws.root) as ro:
+        capsys.readouterr()
+        assert main(["scores", str(ro)]) == 0
+        out = capsys.readouterr().out
+    assert "1 image(s) have no scores; a read-only workspace cannot store them" in out
+    assert "sharpness" in out and "median" in out

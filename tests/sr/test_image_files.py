@@ -199,6 +199,11 @@ def test_read_image__decompression_bomb_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageFileError, match="decompression bomb"):
         read_image(tmp_path / "big.png")
+    with pytest.raises(ImageFileError, match="decompression bomb"):  # the size alone, too
+        image_size(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 8000)  # over it but under twice: a warning
+    with pytest.raises(ImageFileError, match="decompression bomb"):
+        image_size(tmp_path / "big.png")
 
 
 def test_write_image__png_leaves_caller_pixels_untouched(tmp_path):

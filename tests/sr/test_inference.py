@@ -68,7 +68,7 @@ def test_iter_tiles__split_evenly_instead_of_leaving_a_sliver():
 
 
 @pytest.mark.parametrize("tile", [10_000, 11])
-def test_upscale_tensor__progress_per_block_adds_up_to_every_pixel(tile):
+def test_render__progress_per_block_adds_up_to_every_pixel(tile):
     model = tiny_model()
     img = torch.rand(3, 30, 40)
     out_hw = (90, 120)  # one tile when tile=10_000: progress must still come in steps
