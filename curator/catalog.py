@@ -11,7 +11,7 @@ from typing import Any
 
 from curator.errors import CuratorError
 from curator.scores import SCORES
-from curator.workspace import Workspace, id_chunks
+from curator.workspace import Workspace, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
 STATUSES = ("pending", "accepted", "rejected")
@@ -111,10 +111,9 @@ def _flags_for(
     if len(ids) > 500:  # a long list: one scan of the (sparse) flags beats many lookups
         rows = list(conn.execute(f"{select} ORDER BY image_id, flag"))
     else:
-        rows = []
-        for chunk in id_chunks(conn, ids):
-            marks = ",".join("?" * len(chunk))
-            rows += conn.execute(f"{select} WHERE image_id IN ({marks}) ORDER BY flag", chunk)
+        rows = select_by_ids(
+            conn.cursor(), select + " WHERE image_id IN ({ids}) ORDER BY flag", ids
+        )
     for row in rows:
         if row["image_id"] in out:
             out[row["image_id"]][0][row["flag"]] = row["value"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from curator.errors import CuratorError
 from curator.events import history, ids_text, log_event
-from curator.workspace import Workspace, id_chunks, now_iso
+from curator.workspace import Workspace, id_chunks, now_iso, plain_cursor, select_by_ids
 
 __all__ = ["accept", "accept_all_pending", "history", "reject", "reject_each", "undo_last"]
 
@@ -37,7 +37,7 @@ def _set_status(
     with ws.transaction() as conn:
         if ids is None:
             rows = (
-                _plain(conn)
+                plain_cursor(conn)
                 .execute(
                     "SELECT id, status, status_reason, status_time FROM images"
                     " WHERE status = 'pending' ORDER BY id"
@@ -71,22 +71,12 @@ def _set_status(
         return len(changed)
 
 
-def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """A cursor returning tuples: ``sqlite3.Row`` costs several times more per row and field."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return cursor
-
-
 def _rows_of(conn: sqlite3.Connection, ids: list[int]) -> list[tuple]:
     """(id, status, status_reason, status_time) of these images, by id; unknown ids are absent."""
-    rows: list[tuple] = []
-    cursor = _plain(conn)
-    for chunk in id_chunks(conn, ids):  # one query per chunk, not one per image
-        marks = ",".join("?" * len(chunk))
-        sql = "SELECT id, status, status_reason, status_time FROM images WHERE id IN"
-        rows += cursor.execute(f"{sql} ({marks}) ORDER BY id", chunk).fetchall()
-    return rows
+    sql = (
+        "SELECT id, status, status_reason, status_time FROM images WHERE id IN ({ids}) ORDER BY id"
+    )
+    return select_by_ids(plain_cursor(conn), sql, ids)  # one query per piece, not per image
 
 
 def _write_statuses(conn: sqlite3.Connection, entries: list[tuple]) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from curator.workspace import Workspace, id_chunks
+from curator.workspace import Workspace, plain_cursor, select_by_ids
 
 if TYPE_CHECKING:
     from curator.progress import Progress
@@ -40,14 +40,9 @@ def scores_of(ws: Workspace, ids: list[int]) -> dict[int, dict[str, float]]:
     """``{id: {score: value}}`` for these images (those without scores map to ``{}``)."""
     out: dict[int, dict[str, float]] = {i: {} for i in ids}
     with ws.session() as conn:
-        for chunk in id_chunks(conn, ids):
-            rows = conn.execute(
-                "SELECT image_id, name, value FROM scores WHERE image_id IN"
-                f" ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                out[row["image_id"]][row["name"]] = row["value"]
+        sql = "SELECT image_id, name, value FROM scores WHERE image_id IN ({ids})"
+        for image_id, name, value in select_by_ids(plain_cursor(conn), sql, ids):
+            out[image_id][name] = value
     return out
 
 
@@ -108,8 +103,7 @@ def score_summary(ws: Workspace) -> dict[str, dict[str, float]]:
     """Per score: how many images have it, and its min, 10th/50th/90th percentile and max."""
     out = {}
     with ws.session() as conn:
-        cursor = conn.cursor()
-        cursor.row_factory = None  # plain tuples: a million rows as sqlite3.Row is slow
+        cursor = plain_cursor(conn)  # a million rows
         for name in SCORES:
             rows = cursor.execute("SELECT value FROM scores WHERE name = ?", (name,)).fetchall()
             values = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
