@@ -15,7 +15,7 @@ import streamlit as st
 from curator.catalog import SORTS, SOURCES, STATUSES, count_images, list_images, summary
 from curator.scores import SCORES, scores_of
 from curator.studio.feedback import friendly_errors, show_error
-from curator.studio.progress import progress_callback
+from curator.studio.progress import JobProgress
 from curator.studio.state import open_current
 from curator.studio.thumbs import thumbnail_paths
 
@@ -75,9 +75,9 @@ def _measure_missing(ws) -> None:
         return
     skipped: list[str] = []
     with friendly_errors():
-        update, close = progress_callback("Measuring", "measure", "Measuring cancelled.")
-        fill_missing_scores(ws, progress=update, warn=skipped.append)
-        close()
+        job = JobProgress("Measuring", "measure", "Measuring cancelled.")
+        fill_missing_scores(ws, progress=job, warn=skipped.append)
+        job.close()
         if skipped:  # shown after the rerun, which would wipe them now
             st.session_state["gal_message"] = f"{len(skipped)} file(s) could not be measured"
             st.session_state["gal_skipped"] = skipped

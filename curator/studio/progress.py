@@ -14,7 +14,6 @@ generated image) stays.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import streamlit as st
 
@@ -55,11 +54,3 @@ class JobProgress:
         """Remove the bar and the button (the job is done)."""
         self._bar.empty()
         self._cancel.empty()
-
-
-def progress_callback(
-    label: str, key: str, cancelled: str = ""
-) -> tuple[Callable[..., None], Callable[[], None]]:
-    """(callback, close) for API functions that take ``progress(done, total)``."""
-    job = JobProgress(label, key, cancelled)
-    return job, job.close

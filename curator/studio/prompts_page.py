@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from curator.studio.feedback import friendly_errors
-from curator.studio.progress import progress_callback
+from curator.studio.progress import JobProgress
 from curator.studio.state import open_current
 
 GRID_LIMIT = 40
@@ -142,14 +142,14 @@ def generate_section(ws, prompt) -> None:
             base, model=model.strip(), steps=int(steps), guidance=float(guidance),
             width=int(width), height=int(height), seed=int(seed), strength=float(strength),
         )  # fmt: skip
-        update, close = progress_callback(
+        job = JobProgress(
             "Generating", "generate", "Generation cancelled; the images finished so far are kept."
         )
         new_ids = generate_round(
             ws, prompt_ids=[prompt.id], mode=mode, per_prompt=int(per_prompt),
-            parents=parents, settings=settings, progress=update,
+            parents=parents, settings=settings, progress=job,
         )  # fmt: skip
-        close()
+        job.close()
         st.success(f"Generated {len(new_ids)} image(s) in this round; they are on the map.")
 
 

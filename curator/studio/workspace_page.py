@@ -11,7 +11,7 @@ import streamlit as st
 from curator.config import CONFIG_NAME, DEFAULT_CLIP, FALLBACK_ENCODER
 from curator.recent import recent_workspaces
 from curator.studio.feedback import friendly_errors
-from curator.studio.progress import progress_callback
+from curator.studio.progress import JobProgress
 from curator.studio.state import open_current, set_workspace, workspace_root
 from curator.workspace import init_workspace, open_workspace
 
@@ -91,11 +91,9 @@ def run_ingest(
     """Ingest ``paths``; report added, duplicates, skipped files and each file's error."""
     from curator.ingest import ingest_paths
 
-    update, close = progress_callback(
-        "Ingesting", "ingest", "Ingest cancelled; the files added so far are kept."
-    )
-    report = ingest_paths(ws, paths, recursive=recursive, progress=update, names=names)
-    close()
+    job = JobProgress("Ingesting", "ingest", "Ingest cancelled; the files added so far are kept.")
+    report = ingest_paths(ws, paths, recursive=recursive, progress=job, names=names)
+    job.close()
     st.session_state["ingest_report"] = {
         "added": len(report.added),
         "duplicates": list(report.duplicates),
@@ -160,13 +158,13 @@ def _embed_and_map_section(ws) -> None:
         with friendly_errors():
             if switching:
                 ws = switch_encoder(ws, encoder)
-            update, close = progress_callback(
+            job = JobProgress(
                 "Embedding",
                 "embed",
                 "Embedding cancelled; what was embedded is kept, run it again to finish.",
             )
-            report = refresh_map(ws, progress=update)
-            close()
+            report = refresh_map(ws, progress=job)
+            job.close()
             st.success(f"Embedded {report.images_embedded} new image(s); the map is up to date.")
 
 
