@@ -151,84 +151,72 @@ SORTS = {
 }
 
 
-def _filter_sql(
-    *,
-    status: str | None = None,
-    source: str | None = None,
-    round: int | None = None,
-    flag: str | Sequence[str] | None = None,
-    no_flags: bool = False,
-    prompt_id: int | None = None,
-    min_score: Mapping[str, float] | None = None,
-    max_score: Mapping[str, float] | None = None,
-) -> tuple[str, list]:
-    """The WHERE clause (with its arguments) that ``list_images`` and ``count_images`` share.
+@dataclass(frozen=True)
+class ImageFilter:
+    """Which images ``list_images`` and ``count_images`` return; every given field must match.
 
-    ``min_score``/``max_score`` bound quality scores by name (``curator.scores.SCORES``); an
-    image without that score (a catalog not yet filled by ``curator scores``) does not match.
+    ``flag``: one flag name or several (an image with **any** of them matches); ``no_flags``:
+    only images without any quality flag. ``min_score``/``max_score`` bound quality scores by
+    name (``curator.scores.SCORES``); an image without that score (a catalog not yet filled by
+    ``curator scores``) does not match. Unknown names are a ``CuratorError`` when it is built.
     """
-    if status is not None and status not in STATUSES:
-        raise CuratorError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
-    if source is not None and source not in SOURCES:
-        raise CuratorError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
-    flags = [flag] if isinstance(flag, str) else list(flag or [])
-    if flags and no_flags:
-        raise CuratorError("give flags to match or ask for images without flags, not both")
-    where, args = [], []
-    for column, value in (("status", status), ("source", source), ("round", round)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if prompt_id is not None:
-        where.append("prompt_id = ?")
-        args.append(prompt_id)
-    if flags:
-        marks = ", ".join("?" for _ in flags)
-        where.append(f"id IN (SELECT image_id FROM flags WHERE flag IN ({marks}))")
-        args.extend(flags)
-    if no_flags:
-        where.append("id NOT IN (SELECT image_id FROM flags)")
-    for bounds, op in ((min_score, ">="), (max_score, "<=")):
-        for name, value in (bounds or {}).items():
+
+    status: str | None = None
+    source: str | None = None
+    round: int | None = None
+    flag: str | Sequence[str] | None = None
+    no_flags: bool = False
+    prompt_id: int | None = None
+    min_score: Mapping[str, float] | None = None
+    max_score: Mapping[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise CuratorError(f"unknown status {self.status!r} (one of {', '.join(STATUSES)})")
+        if self.source is not None and self.source not in SOURCES:
+            raise CuratorError(f"unknown source {self.source!r} (one of {', '.join(SOURCES)})")
+        if self.flags and self.no_flags:
+            raise CuratorError("give flags to match or ask for images without flags, not both")
+        for name in [*(self.min_score or {}), *(self.max_score or {})]:
             if name not in SCORES:
                 raise CuratorError(f"unknown score {name!r} (one of {', '.join(SCORES)})")
-            where.append(f"id IN (SELECT image_id FROM scores WHERE name = ? AND value {op} ?)")
-            args.extend([name, float(value)])
-    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    @property
+    def flags(self) -> list[str]:
+        """The flag names to match, as a list."""
+        return [self.flag] if isinstance(self.flag, str) else list(self.flag or [])
+
+    def where(self) -> tuple[str, list]:
+        """The SQL WHERE clause over ``images`` (empty when nothing is set) and its arguments."""
+        where, args = [], []
+        for column in ("status", "source", "round", "prompt_id"):
+            value = getattr(self, column)
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if self.flags:
+            marks = ", ".join("?" for _ in self.flags)
+            where.append(f"id IN (SELECT image_id FROM flags WHERE flag IN ({marks}))")
+            args.extend(self.flags)
+        if self.no_flags:
+            where.append("id NOT IN (SELECT image_id FROM flags)")
+        for bounds, op in ((self.min_score, ">="), (self.max_score, "<=")):
+            for name, value in (bounds or {}).items():
+                where.append(f"id IN (SELECT image_id FROM scores WHERE name = ? AND value {op} ?)")
+                args.extend([name, float(value)])
+        return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def list_images(
-    ws: Workspace,
-    *,
-    status: str | None = None,
-    source: str | None = None,
-    round: int | None = None,
-    flag: str | Sequence[str] | None = None,
-    no_flags: bool = False,
-    prompt_id: int | None = None,
-    min_score: Mapping[str, float] | None = None,
-    max_score: Mapping[str, float] | None = None,
-    sort: str = "id",
-    limit: int | None = None,
-    offset: int = 0,
+    ws: Workspace, *, sort: str = "id", limit: int | None = None, offset: int = 0, **filters: Any
 ) -> list[ImageRecord]:
-    """Images matching every given filter, ordered by ``sort`` (``SORTS``), one page of them.
+    """Images matching ``ImageFilter(**filters)``, ordered by ``sort`` (``SORTS``), one page.
 
-    ``flag``: one flag name or several (an image with **any** of them matches); ``no_flags``:
-    only images without any quality flag. ``limit``/``offset`` page through the result.
+    ``limit``/``offset`` page through the result.
     """
     if sort not in SORTS:
         raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORTS)})")
-    where, args = _filter_sql(
-        status=status,
-        source=source,
-        round=round,
-        flag=flag,
-        no_flags=no_flags,
-        prompt_id=prompt_id,
-        min_score=min_score,
-        max_score=max_score,
-    )
+    where, args = ImageFilter(**filters).where()
     sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
@@ -239,7 +227,7 @@ def list_images(
 
 def count_images(ws: Workspace, **filters: Any) -> int:
     """How many images ``list_images`` with the same filters would return (no order, no pages)."""
-    where, args = _filter_sql(**filters)
+    where, args = ImageFilter(**filters).where()
     with ws.session() as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM images{where}", args).fetchone()[0])
 
