@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import torch
 from tqdm import tqdm
 
 from sr.cli_boundary import (
@@ -18,7 +16,6 @@ from sr.cli_boundary import (
     EXIT_OK,
     EXIT_PARTIAL,
     fail,
-    os_error_line,
     run_command,
 )
 from sr.devices import device_option
@@ -26,17 +23,25 @@ from sr.image_files import ImageFileError
 from sr.image_formats import FORMAT_EXTENSIONS
 from sr.inference import TileSettings
 from sr.options import float_option, positive_int
-from sr.safe_paths import UnsafeTargetError, move_aside
+from sr.safe_paths import UnsafeTargetError
 from sr.upscale import (
     DEFAULT_MAX_PIXELS,
-    OutputTooLarge,
+    OutputPlan,
     Target,
     UpscaleError,
     collect_inputs,
+    parse_box,
     parse_scale,
     parse_size,
     plan_outputs,
-    upscale_file,
+)
+from sr.upscale_batch import (
+    FAILED,
+    SKIPPED,
+    WRITTEN,
+    BatchOptions,
+    planned_pixels,
+    upscale_batch,
 )
 from sr.weights import WeightsError, fetch_official, load_model, resolve_weights
 
@@ -46,12 +51,6 @@ MAX_EVAL_SCALE = 64
 
 # Failures every command may end with: one line and exit code 2 (see ``sr.cli_boundary``).
 USER_ERRORS = (WeightsError, UpscaleError, ImageFileError, UnsafeTargetError)
-
-# One upscale that failed and what the user should read; the batch goes on with the next file.
-# ValueError: bad data deep in a decoder or encoder (ImageFileError, UpscaleError and
-# UnsafeTargetError are ValueErrors too); OSError: disk full, permissions, vanished files.
-# torch.OutOfMemoryError: a GPU too small for the tile (the batch goes on; --tile helps)
-_FILE_ERRORS = (ValueError, OSError, MemoryError, torch.OutOfMemoryError)
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -70,21 +69,21 @@ def _settings(args: argparse.Namespace) -> TileSettings:
     return TileSettings(tile=args.tile, chunk=args.chunk)
 
 
-def _file_error_line(src: Path, exc: BaseException) -> str:
-    """``FILE: reason`` for a failed upscale of ``src``."""
-    if isinstance(exc, MemoryError):
-        return f"{src}: out of memory (try a smaller --tile or --chunk)"
-    if isinstance(exc, OutputTooLarge):
-        return f"{src}: {exc} (or raise the limit with --max-pixels)"
-    message = os_error_line(exc) if isinstance(exc, OSError) else str(exc)
-    return message if str(src) in message else f"{src}: {message}"
+def _upscale_target(args: argparse.Namespace) -> Target:
+    """The one of --scale, --size, --fit and --max-side that was given."""
+    if args.scale is not None:
+        return Target(scale=args.scale)
+    if args.size is not None:
+        return Target(size=args.size)
+    if args.fit is not None:
+        return Target(fit=args.fit)
+    return Target(fit=(args.max_side, args.max_side))
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     """Upscale files and folders; one line per failure, exit code 1 if any failed."""
-    target = Target(scale=args.scale) if args.scale is not None else Target(size=args.size)
     fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(args.format, args.format)
-    settings = _settings(args)
+    options = BatchOptions(_upscale_target(args), fmt, _settings(args), args.max_pixels)
     inputs, problems = collect_inputs([Path(p) for p in args.inputs], recursive=args.recursive)
     for problem in problems:
         fail(problem)
@@ -94,52 +93,44 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     plans = plan_outputs(inputs, Path(args.output), fmt, overwrite=args.overwrite)
     model = load_model(args.weights, device=args.device)
-    failures = len(problems)
-    bar = tqdm(total=len(plans), unit="img", desc="upscale", disable=args.quiet)
-    for src, dst, reason in plans:
-        if dst is None:
-            tqdm.write(f"error: {src}: {reason}", file=sys.stderr)
-            failures += 1
-            bar.update(1)
-            continue
-        pixels = tqdm(unit="px", unit_scale=True, leave=False, disable=args.quiet, desc=src.name)
+    pixels = planned_pixels(plans, options)
+    # One bar over every output pixel of the batch: its rate and ETA hold across small and
+    # large images; the file count and the current file are in its text.
+    bar = tqdm(total=sum(pixels), unit="px", unit_scale=True, disable=args.quiet, smoothing=0.1)
+    counts = {WRITTEN: 0, SKIPPED: 0, FAILED: len(problems)}
+    todo = len(plans) - sum(plan.skip for plan in plans)
+    started = 0
 
-        def started(
-            in_hw: tuple[int, int], out_hw: tuple[int, int], bar_=pixels, name=src.name
-        ) -> None:
-            bar_.reset(total=out_hw[0] * out_hw[1])
-            bar.set_postfix_str(f"{name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}")
+    def on_start(plan: OutputPlan, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> None:
+        nonlocal started
+        started += 1
+        bar.set_description(f"upscale {started}/{todo}", refresh=False)
+        bar.set_postfix_str(
+            f"{plan.src.name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}", refresh=True
+        )
 
-        backup = move_aside(dst) if dst.exists() or dst.is_symlink() else None  # --overwrite
-        try:
-            notes = upscale_file(
-                model,
-                src,
-                dst,
-                target,
-                fmt=fmt,
-                settings=settings,
-                max_pixels=args.max_pixels,
-                progress=pixels.update,
-                on_start=started,
-            )
-            if backup is not None:
-                notes.append(f"{dst}: the old file was moved to {backup.name}")
-            for note in notes:
-                tqdm.write(f"note: {note}", file=sys.stderr)
-        except _FILE_ERRORS as exc:
-            if backup is not None:  # nothing new was written: the old file goes back
-                os.replace(backup, dst)
-            tqdm.write(f"error: {_file_error_line(src, exc)}", file=sys.stderr)
-            failures += 1
-        finally:
-            pixels.close()
-        bar.update(1)
+    for outcome, planned in zip(
+        upscale_batch(model, plans, options, bar.update, on_start), pixels, strict=True
+    ):
+        counts[outcome.state] += 1
+        prefix = "error" if outcome.state == FAILED else "note"
+        for line in outcome.lines:
+            tqdm.write(f"{prefix}: {line}", file=sys.stderr)
+        if outcome.state == FAILED and planned:  # the bar stays true to what is left
+            bar.total -= planned
+            bar.refresh()
     bar.close()
-    done = len(plans) + len(problems) - failures
+    if counts[SKIPPED]:
+        skipped = [plan.dst for plan in plans if plan.skip]
+        which = str(skipped[0]) if len(skipped) == 1 else f"{len(skipped)} outputs"
+        print(f"note: skipped {which}: exists (--overwrite redoes it, keeping the old file "
+              "as a dated backup)", file=sys.stderr)  # fmt: skip
     if not args.quiet:
-        print(f"{done} written, {failures} failed", file=sys.stderr)
-    return EXIT_PARTIAL if failures else EXIT_OK
+        print(
+            f"{counts[WRITTEN]} written, {counts[SKIPPED]} skipped, {counts[FAILED]} failed",
+            file=sys.stderr,
+        )
+    return EXIT_PARTIAL if counts[FAILED] else EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -279,6 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_argument(parse_size),
         help="exact output WIDTHxHEIGHT (0 for one side keeps the aspect)",
     )
+    how.add_argument(
+        "--fit",
+        type=_argument(parse_box),
+        metavar="WxH",
+        help="the largest size with the input's aspect that fits into WIDTHxHEIGHT",
+    )
+    how.add_argument(
+        "--max-side",
+        type=positive_int,
+        metavar="N",
+        help="the largest size with the input's aspect whose longer side is at most N",
+    )
     up.add_argument(
         "--format",
         choices=sorted({*FORMAT_EXTENSIONS, "JPG", "TIF"}, key=str.lower),
@@ -289,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing outputs (each old file is kept as NAME.backup-DATE)",
+        help="redo outputs that exist (skipped otherwise; each old file is kept as "
+        "NAME.backup-DATE)",
     )
     up.add_argument(
         "--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, help="refuse larger outputs"

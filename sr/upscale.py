@@ -7,6 +7,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -28,6 +29,7 @@ from sr.image_files import (
 from sr.image_formats import FORMAT_EXTENSIONS
 from sr.inference import TileSettings, row_bands
 from sr.models.liif import LIIF
+from sr.prefetch import ahead
 from sr.safe_paths import UnsafeTargetError, check_target
 
 DEFAULT_MAX_PIXELS = 1 << 28  # 268 MP: about 0.8 GB for an 8-bit RGB result
@@ -43,10 +45,12 @@ class OutputTooLarge(UpscaleError):
 
 @dataclass(frozen=True)
 class Target:
-    """Either a scale per axis (x, y) or an exact output size (width, height; 0 keeps aspect)."""
+    """One of: a scale per axis (x, y); an exact output size (width, height; 0 keeps the
+    aspect); or a box (width, height) the output fills as far as the aspect ratio allows."""
 
     scale: tuple[float, float] | None = None
     size: tuple[int, int] | None = None
+    fit: tuple[int, int] | None = None
 
 
 def parse_scale(text: str) -> tuple[float, float]:
@@ -71,6 +75,15 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def parse_box(text: str) -> tuple[int, int]:
+    """``"2048x1536"`` → (2048, 1536) for ``--fit``; both sides must be positive."""
+    match = re.fullmatch(r"\s*(\d+)\s*[x,]\s*(\d+)\s*", text.lower())
+    box = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if min(box) < 1:
+        raise UpscaleError(f"invalid box {text!r} (use WIDTHxHEIGHT with both above 0)")
+    return box
+
+
 def output_size(
     in_hw: tuple[int, int], target: Target, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> tuple[int, int]:
@@ -82,13 +95,23 @@ def output_size(
             out_w = round(w * out_h / h)
         if out_h == 0:
             out_h = round(h * out_w / w)
+    elif target.fit is not None:
+        box_w, box_h = target.fit
+        ratio = min(box_w / w, box_h / h)
+        if ratio < 1:
+            raise UpscaleError(
+                f"the input {w}x{h} is already larger than the box {box_w}x{box_h} "
+                "(this is an upscaler)"
+            )
+        # the side that meets the box is exact; the other is rounded (never past the box)
+        out_w, out_h = min(box_w, round(w * ratio)), min(box_h, round(h * ratio))
     elif target.scale is not None:
         sx, sy = target.scale
         if sx < 1 or sy < 1:
             raise UpscaleError(f"scale {sx:g}x{sy:g} is below 1 (this is an upscaler)")
         out_w, out_h = round(w * sx), round(h * sy)
     else:
-        raise UpscaleError("give a scale or an output size")
+        raise UpscaleError("give a scale, an output size or a box to fit")
     if out_h < h or out_w < w:
         raise UpscaleError(f"output {out_w}x{out_h} is smaller than the input {w}x{h} (scale < 1)")
     if out_h * out_w > max_pixels:
@@ -265,21 +288,32 @@ def output_is_file(inputs: list[tuple[Path, Path]], out: Path, fmt: str | None) 
     return True
 
 
+class OutputPlan(NamedTuple):
+    """What a batch does with one input: write ``dst``; skip it (``skip``: ``dst`` exists and
+    overwriting is off, so a batch run again goes on where it stopped); or fail (``dst`` is
+    None and ``problem`` says why)."""
+
+    src: Path
+    dst: Path | None
+    problem: str | None = None
+    skip: bool = False
+
+
 def plan_outputs(
     inputs: list[tuple[Path, Path]], out: Path, fmt: str | None, *, overwrite: bool = False
-) -> list[tuple[Path, Path | None, str | None]]:
-    """(source, destination or None, reason) per input; ``out`` is a file only for one file in.
+) -> list[OutputPlan]:
+    """One ``OutputPlan`` per input; ``out`` is a file only for one file in.
 
     No destination is any input of the batch (links resolved) or another input's destination,
     and an existing file is a destination only with ``overwrite`` (the caller then keeps the old
-    file as a dated backup). Raises ``UpscaleError`` for an ``out`` that is neither a file nor a
-    folder name.
+    file as a dated backup); without it, that input is skipped. Raises ``UpscaleError`` for an
+    ``out`` that is neither a file nor a folder name.
     """
     single_file = output_is_file(inputs, out, fmt)
     real_inputs: dict[str, list[Path]] = {}
     for src, _ in inputs:
         real_inputs.setdefault(_real(src), []).append(src)
-    plans: list[tuple[Path, Path | None, str | None]] = []
+    plans: list[OutputPlan] = []
     taken: set[str] = set()
     for src, rel in inputs:
         if single_file:
@@ -293,16 +327,16 @@ def plan_outputs(
             # decision as checking all of them, without resolving every input per output.
             check_target(dst, inputs=real_inputs.get(real, ()))
         except UnsafeTargetError as exc:
-            plans.append((src, None, str(exc)))
+            plans.append(OutputPlan(src, None, str(exc)))
             continue
         if real in taken:
-            plans.append((src, None, f"output {dst} is already written by another input"))
+            plans.append(OutputPlan(src, None, f"output {dst} is already written by another input"))
         elif (dst.exists() or dst.is_symlink()) and not overwrite:
-            reason = f"output {dst} exists (--overwrite replaces it, keeping it as a dated backup)"
-            plans.append((src, None, reason))
+            taken.add(real)
+            plans.append(OutputPlan(src, dst, skip=True))
         else:
             taken.add(real)
-            plans.append((src, dst, None))
+            plans.append(OutputPlan(src, dst))
     return plans
 
 
@@ -328,10 +362,14 @@ def upscale_file(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[tuple[int, int], tuple[int, int]], None] | None = None,
+    image: ImageData | None = None,
+    pool: Executor | None = None,
 ) -> list[str]:
     """Read, upscale and write one file; returns notes worth telling the user (may be empty).
 
     ``on_start(in_hw, out_hw)`` is called once the sizes are known, before the work starts.
+    ``image``: ``src`` already decoded (a batch reads the next file while this one computes).
+    ``pool``: compute each band in it while the band before is encoded (see ``write_upscaled``).
     The file is written atomically: on any failure ``dst`` is untouched and no temp is left.
 
     Memory: PNG, JPEG and TIFF are written band by band as the model finishes each row of tiles
@@ -340,7 +378,7 @@ def upscale_file(
     output size. WEBP (at most 16383 px a side) and BMP (and 8-bit TIFF with EXIF) are encoded
     from the whole result: add the output array and the encoder's own copy.
     """
-    image = read_image(src)
+    image = read_image(src) if image is None else image
     out_hw = output_size(image.size, target, max_pixels)
     fmt = (fmt or format_for_path(dst) or image.format).upper()
     if fmt not in FORMAT_EXTENSIONS:
@@ -348,7 +386,7 @@ def upscale_file(
     notes = upscale_notes(src, image, fmt)
     if on_start is not None:
         on_start(image.size, out_hw)
-    write_upscaled(model, image, dst, out_hw, fmt, settings=settings, progress=progress)
+    write_upscaled(model, image, dst, out_hw, fmt, settings, progress, pool)
     return notes
 
 
@@ -360,11 +398,18 @@ def write_upscaled(
     fmt: str,
     settings: TileSettings = TileSettings(),
     progress: Callable[[int], None] | None = None,
+    pool: Executor | None = None,
 ) -> None:
     """``upscale_file``'s work on an image already decoded: upscale to ``out_hw`` (H, W) and
-    write ``dst`` as ``fmt``, band by band where the format allows (see ``upscale_file``)."""
+    write ``dst`` as ``fmt``, band by band where the format allows (see ``upscale_file``).
+
+    With a ``pool``, the model computes the next band in it while this thread encodes the last
+    one (``progress`` is then called from the pool's thread).
+    """
     if can_stream(fmt, image):
         bands = upscaled_bands(model, image, out_hw, settings, progress)
+        if pool is not None:
+            bands = ahead(bands, pool)
         write_image_bands(dst, image, out_hw, ((b.pixels, b.alpha) for b in bands), fmt)
     else:
         write_image(dst, upscale_image(model, image, out_hw, settings, progress), fmt)

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 import sr.atomic
-import sr.cli
+import sr.upscale_batch
 from sr.cli import main
 from sr.image_files import ImageData, read_image, write_image
 from sr.inference import TileSettings
@@ -122,14 +122,14 @@ def test_upscale__any_file_failure_is_one_line_and_batch_goes_on(
     src.mkdir()
     for name in ("a.png", "b.png", "c.png"):
         Image.fromarray(_photo(8, 8)).save(src / name)
-    real = sr.cli.upscale_file
+    real = sr.upscale_batch.upscale_file
 
     def flaky(model, source, dst, *args, **kwargs):
         if source.name == "b.png":
             raise exc
         return real(model, source, dst, *args, **kwargs)
 
-    monkeypatch.setattr(sr.cli, "upscale_file", flaky)
+    monkeypatch.setattr(sr.upscale_batch, "upscale_file", flaky)
     assert _upscale(tiny_weights, str(src), "-o", str(tmp_path / "out"), "--scale", "2") == 1
     errors = _errors(capsys)
     assert len(errors) == 1 and "b.png" in errors[0] and reason in errors[0], errors
@@ -339,7 +339,7 @@ def test_upscale__unsearchable_input_is_one_line_and_batch_goes_on(tmp_path, tin
     assert (tmp_path / "out" / "a.png").is_file()
 
 
-def test_upscale__existing_output_needs_overwrite_and_is_kept_as_a_backup(
+def test_upscale__existing_output_is_skipped_and_overwrite_keeps_it_as_a_backup(
     tmp_path, tiny_weights, capsys
 ):
     Image.fromarray(_photo(8, 8)).save(tmp_path / "a.jpg")
@@ -347,9 +347,9 @@ def test_upscale__existing_output_needs_overwrite_and_is_kept_as_a_backup(
     out.mkdir()
     (out / "a.png").write_bytes(b"an unrelated older file")
     argv = [str(tmp_path / "a.jpg"), "-o", str(out), "--format", "png", "--scale", "2"]
-    assert _upscale(tiny_weights, *argv) == 1
-    errors = _errors(capsys)
-    assert len(errors) == 1 and "exists" in errors[0] and "--overwrite" in errors[0]
+    assert _upscale(tiny_weights, *argv) == 0  # skipped, not failed: a batch run again resumes
+    err = capsys.readouterr().err
+    assert "error:" not in err and f"skipped {out / 'a.png'}: exists (--overwrite" in err
     assert (out / "a.png").read_bytes() == b"an unrelated older file"
 
     assert _upscale(tiny_weights, *argv, "--overwrite") == 0
@@ -361,8 +361,6 @@ def test_upscale__existing_output_needs_overwrite_and_is_kept_as_a_backup(
 def test_upscale__failed_overwrite_puts_the_old_file_back(
     tmp_path, tiny_weights, capsys, monkeypatch
 ):
-    import sr.cli
-
     Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
     out = tmp_path / "b.png"
     out.write_bytes(b"old result")
@@ -370,7 +368,7 @@ def test_upscale__failed_overwrite_puts_the_old_file_back(
     def fail_to_write(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(sr.cli, "upscale_file", fail_to_write)
+    monkeypatch.setattr(sr.upscale_batch, "upscale_file", fail_to_write)
     argv = [str(tmp_path / "a.png"), "-o", str(out), "--scale", "2", "--overwrite"]
     assert _upscale(tiny_weights, *argv) == 1
     assert out.read_bytes() == b"old result" and not list(tmp_path.glob("b.png.backup-*"))
