@@ -2,7 +2,7 @@
 
     make generic-photos      # Debian's plasma-workspace-wallpapers (the photographs among them)
     .venv/bin/python benchmarks/merge_alpha.py RUN --domain VAL_DIR [--alphas 0.3 0.5 0.7 1]
-        [--decoder-alphas 0 0.3 0.5]   # the decoder's own α: every pair of the two lists
+        [--encoder-alphas 0 0.3 0.5]   # the encoder's own α: every pair of the two lists
 
 Takes the trained weights in the newest training state of RUN (the weight average when the run
 kept one), before any merge, and for each α evaluates ``start + α·(trained − start)`` at ×4 on
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--domain", type=Path, required=True, help="domain validation images")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.3, 0.5, 0.6, 0.7, 0.85, 1])
     parser.add_argument(
-        "--decoder-alphas", type=float, nargs="+", help="the decoder's own α (default: as --alphas)"
+        "--encoder-alphas", type=float, nargs="+", help="the encoder's own α (default: as --alphas)"
     )
     parser.add_argument("--start", default="official", help="the weights the run started from")
     parser.add_argument("--scale", type=float, default=4.0)
@@ -95,8 +95,8 @@ def main() -> None:
             "photos": load_pairs(generic_photos(Path(tmp) / "photos"), [args.scale])[args.scale],
         }
 
-    def scores(alpha: float, decoder: float | None = None) -> dict[str, dict[str, float]]:
-        model = InitMerge(start, alpha, decoder).of(trained)  # exactly what sr train saves
+    def scores(alpha: float, encoder: float | None = None) -> dict[str, dict[str, float]]:
+        model = InitMerge(start, alpha, encoder).of(trained)  # exactly what sr train saves
         return {
             name: evaluate_pairs(model, pairs, name, args.scale).per_image
             for name, pairs in sets.items()
@@ -104,15 +104,15 @@ def main() -> None:
 
     base = scores(0.0)
     print(f"{args.run} vs {args.start}, ×{args.scale:g}, PSNR change in dB (Y channel)")
-    print(f"{'α':>5} | decoder α | domain mean | photos median | photos mean | photos improved")
-    pairs = [(a, d) for a in args.alphas for d in (args.decoder_alphas or [a])]
-    for alpha, decoder in pairs:
-        result = scores(alpha, decoder)
+    print(f"{'α':>5} | encoder α | domain mean | photos median | photos mean | photos improved")
+    pairs = [(a, e) for a in args.alphas for e in (args.encoder_alphas or [a])]
+    for alpha, encoder in pairs:
+        result = scores(alpha, encoder)
         domain = np.mean([result["domain"][k] - base["domain"][k] for k in base["domain"]])
         photos = np.array([result["photos"][k] - base["photos"][k] for k in base["photos"]])
         print(
-            f"{alpha:>5.2f} | {decoder:>9.2f} | {domain:>+11.3f} | {np.median(photos):>+13.3f} | "
-            f"{photos.mean():>+11.3f} | {int((photos > 0).sum()):>7}/{len(photos)}"
+            f"{alpha:>5.2f} | {encoder:>9.2f} | {domain:>+11.3f} | {np.median(photos):>+13.3f} | "
+            f"{photos.mean():>+11.3f} | {int((photos > 0).sum()):>7}/{len(photos)}",
             flush=True,
         )
 

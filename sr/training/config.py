@@ -208,6 +208,7 @@ class TrainConfig:
     # validated and saved weights: start + merge_with_init * (trained - start) (WiSE-FT);
     # 1: the trained weights as they are
     merge_with_init: float = 1.0
+    merge_encoder_with_init: float | None = None  # the encoder's own alpha (None: as above)
 
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
@@ -218,6 +219,7 @@ class TrainConfig:
                 "seed": {"minimum": 0, "maximum": MAX_SEED},
                 "ema_decay": {"minimum": 0, "below_one": True},
                 "merge_with_init": {"minimum": 0, "maximum": 1},
+                "merge_encoder_with_init": {"minimum": 0, "maximum": 1},
                 "max_steps": {"minimum": 1},
                 "checkpoint_every": {"minimum": 1},
                 "keep_last": {"minimum": 0},  # 0 keeps every checkpoint
@@ -234,6 +236,11 @@ class TrainConfig:
             },
             where="model.",
         )
+
+    @property
+    def merges(self) -> bool:
+        """Whether the saved weights are a merge with the starting weights (not as trained)."""
+        return self.merge_with_init < 1 or self.merge_encoder_with_init not in (None, 1)
 
     def max_patch(self) -> int:
         """Largest LR patch side any step can ask for."""

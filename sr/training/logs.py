@@ -27,9 +27,15 @@ def recipe_line(
     else:
         parts.append("EMA off")
     parts.append("encoder frozen (decoder trained)" if config.freeze_encoder else "encoder trained")
-    if config.merge_with_init < 1:
-        alpha = config.merge_with_init
-        parts.append(f"saved weights = start + {alpha:g} x (trained - start)")
+    if config.merges:
+        alpha, encoder = config.merge_with_init, config.merge_encoder_with_init
+        if encoder is None or encoder == alpha:
+            parts.append(f"saved weights = start + {alpha:g} x (trained - start)")
+        else:
+            parts.append(
+                f"saved weights = start + {alpha:g} x (trained - start), "
+                f"{encoder:g} x for the encoder"
+            )
     if replay_images:
         folder = display_path(config.data.replay or "")
         fraction = config.data.replay_fraction

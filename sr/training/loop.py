@@ -151,8 +151,9 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, cfg.optim, self.max_steps, steps_per_epoch)
         # Only rank 0 validates and saves, so only it keeps the average.
         self.ema = WeightEma(self.model, cfg.ema_decay) if cfg.ema_decay and info.is_main else None
-        merging = cfg.merge_with_init < 1 and info.is_main
-        self.merge = InitMerge(self.model, cfg.merge_with_init) if merging else None
+        merging = cfg.merges and info.is_main
+        alphas = (cfg.merge_with_init, cfg.merge_encoder_with_init)
+        self.merge = InitMerge(self.model, *alphas) if merging else None
         self.stats = LossStatistics(cfg.dualaug.ema_decay)
         self.best = float("-inf")
         self.start = 0
@@ -169,7 +170,7 @@ class Trainer:
     @property
     def output_model(self) -> LIIF:
         """What validation and the weight files use: the EMA copy when on, else the model;
-        merged with the starting weights when ``merge_with_init`` is below 1."""
+        merged with the starting weights when the config asks for a merge."""
         trained = self.ema.model if self.ema is not None else self.model
         return self.merge.of(trained) if self.merge is not None else trained
 

@@ -191,7 +191,10 @@ def test_ema__resume_reproduces_an_uninterrupted_run(tmp_path, merge):
 # --- merge with the starting weights (WiSE-FT) ----------------------------------------------
 
 
-def test_merge__saved_and_validated_weights_are_start_plus_alpha_times_the_change(tmp_path):
+@pytest.mark.parametrize("encoder_alpha", [None, 0.8], ids=["one-alpha", "encoder-alpha"])
+def test_merge__saved_and_validated_weights_are_start_plus_alpha_times_the_change(
+    tmp_path, encoder_alpha
+):
     data = make_image_folder(tmp_path / "data", n=6)
     alpha = 0.3
     cfg = tiny_train_config(
@@ -199,6 +202,7 @@ def test_merge__saved_and_validated_weights_are_start_plus_alpha_times_the_chang
         checkpoint_every=4,
         ema_decay=0.5,
         merge_with_init=alpha,
+        merge_encoder_with_init=encoder_alpha,
         optim=OptimConfig(batch_size=2, lr=1e-2),
         val=ValConfig(every=4, scales=(2.0,), crop=24, max_images=1, at_start=False),
     )
@@ -207,7 +211,14 @@ def test_merge__saved_and_validated_weights_are_start_plus_alpha_times_the_chang
     start = _state(trainer.model)
     trainer.fit()
     ema = trainer.ema.model.state_dict()
-    expected = {k: start[k].double() + alpha * (ema[k].double() - start[k].double()) for k in ema}
+    # the decoder is LIIF's imnet; everything else is the encoder
+    weight = {k: alpha if k.startswith("imnet.") else (encoder_alpha or alpha) for k in ema}
+    assert {k for k in ema if k.startswith("imnet.")} and {
+        k for k in ema if k.startswith("encoder.")
+    }
+    expected = {
+        k: start[k].double() + weight[k] * (ema[k].double() - start[k].double()) for k in ema
+    }
     for name in ("last.safetensors", "best.safetensors", "step-0000004.safetensors"):
         saved = load_file(str(checkpoint_dir(run) / name))
         for key, want in expected.items():
@@ -220,7 +231,10 @@ def test_merge__saved_and_validated_weights_are_start_plus_alpha_times_the_chang
     assert logged == pytest.approx(
         validate_images(trainer.output_model, trainer.val_hr, (2.0,))[2.0], abs=1e-4
     )
-    assert "saved weights = start + 0.3 x (trained - start)" in recipe_text(trainer)
+    line = "saved weights = start + 0.3 x (trained - start)"
+    if encoder_alpha is not None:
+        line += ", 0.8 x for the encoder"
+    assert line in recipe_text(trainer)
 
 
 def recipe_text(trainer: Trainer) -> str:
@@ -234,6 +248,8 @@ def test_merge__alpha_out_of_range_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="merge_with_init"):
         tiny_train_config(merge_with_init=1.5)
+    with pytest.raises(ConfigError, match="merge_encoder_with_init"):
+        tiny_train_config(merge_encoder_with_init=-0.1)
 
 
 # --- frozen encoder -------------------------------------------------------------------------
