@@ -198,7 +198,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         ws = switch_encoder(ws, args.encoder)
         print(f"encoder is now {args.encoder}; every image is embedded again, the map refits")
     with progress_bar("embed") as progress:
-        n = embed_images(ws, progress=progress)
+        n = embed_images(ws, progress=progress, ray=args.ray)
     texts = embed_prompts(ws)
     print(
         f"embedded {n} new image(s), {texts} new prompt text(s) with {ws.config.embedding.encoder}"
@@ -441,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder",
         help="switch the workspace to this encoder first (open_clip:MODEL:PRETRAINED or "
         "efficientnet-lite0): every image is embedded again and the map refits",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const=True,
+        metavar="ADDRESS",
+        help="run the encoder on a Ray cluster (no ADDRESS: $RAY_ADDRESS or a local Ray); "
+        "the workspace's store must be on storage every node mounts at the same path",
     )
 
     p = command("map", cmd_map, "fit or extend the shared map; optional PNG")

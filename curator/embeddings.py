@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -122,15 +122,20 @@ def get_encoder(ws: Workspace) -> Encoder:
     return load_encoder(workspace_encoder(ws), ws.config.embedding.device)
 
 
-def embed_images(ws: Workspace, *, progress: Progress | None = None) -> int:
+def embed_images(
+    ws: Workspace, *, progress: Progress | None = None, ray: str | bool | None = None
+) -> int:
     """Embed every image without an embedding for the workspace's encoder; returns how many.
 
     Holds the writer lock while it appends (a second writer's rows would be overwritten).
+    ``ray``: run the encoder on a Ray cluster (``True``: ``RAY_ADDRESS`` or a local Ray; a
+    string: that cluster's address; ``curator.ray_embed``). Every batch is committed as it
+    arrives, so an interrupted run, with or without Ray, resumes with the rest and no duplicates.
     """
     if not _images_to_embed(ws):
         return 0  # cached: nothing is loaded, no lock taken
     with ws.writer_lock(wait_s=LONG_WAIT_S):
-        return _embed_images(ws, progress)
+        return _embed_images(ws, progress, ray)
 
 
 def _images_to_embed(ws: Workspace) -> list:
@@ -144,27 +149,45 @@ def _images_to_embed(ws: Workspace) -> list:
         ).fetchall()
 
 
-def _embed_images(ws: Workspace, progress: Progress | None) -> int:
+def _embed_images(ws: Workspace, progress: Progress | None, ray: str | bool | None) -> int:
     model = workspace_encoder(ws)
     todo = _images_to_embed(ws)  # again, under the lock: another writer may have done some
     if not todo:
         return 0
-    encoder = get_encoder(ws)
-    array = _array(ws, model, encoder.dim, "image")
     batch_size = max(1, ws.config.embedding.batch_size)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        features = encoder.encode_images([load_rgb(ws.store_dir / r["store_path"]) for r in batch])
-        first = array.append(features)
+    if ray is None or ray is False:
+        features = _local_features(ws, todo, batch_size)
+    else:
+        from curator.ray_embed import embed_on_ray
+
+        paths = [(r["content_hash"], ws.store_dir / r["store_path"]) for r in todo]
+        address = ray if isinstance(ray, str) else None
+        device = ws.config.embedding.device
+        features = embed_on_ray(paths, model, device, batch_size, address)
+    done = 0
+    for hashes, rows in features:
+        first = _array(ws, model, rows.shape[1], "image").append(rows)
         with ws.transaction() as conn:
             set_meta(conn, "encoder", model)
             conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (content_hash, model, row) VALUES (?, ?, ?)",
-                [(r["content_hash"], model, first + i) for i, r in enumerate(batch)],
+                [(h, model, first + i) for i, h in enumerate(hashes)],
             )
+        done += len(hashes)
         if progress is not None:
-            progress(min(start + batch_size, len(todo)), len(todo))
+            progress(done, len(todo))
     return len(todo)
+
+
+def _local_features(
+    ws: Workspace, todo: list, batch_size: int
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(content hashes, features) per batch, from the encoder in this process."""
+    encoder = get_encoder(ws)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        images = [load_rgb(ws.store_dir / r["store_path"]) for r in batch]
+        yield [r["content_hash"] for r in batch], encoder.encode_images(images)
 
 
 def image_embeddings(

@@ -1,0 +1,93 @@
+"""Embedding on a Ray cluster with Ray Data: actors that each hold the encoder read the stored
+images and return features; the caller writes them into the workspace exactly as one process does.
+
+Workers open the image files by their absolute store paths, so the workspace's ``store/`` must be
+on storage every worker mounts at the same path (NFS or a cluster file system), and each worker
+needs the encoder's weights (efficientnet-lite0 ships in its Python package; CLIP's come from the
+worker's Hugging Face cache). Only the driver touches the catalog and the embedding files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from curator.errors import CuratorError
+
+
+class EncodeBatch:
+    """A Ray Data actor: loads the encoder once, then embeds batches of stored image paths."""
+
+    def __init__(self, encoder: str, device: str) -> None:
+        import torch
+
+        from curator.encoders import load_encoder
+
+        if device == "cpu":
+            torch.set_num_threads(1)  # one actor per CPU: more threads would oversubscribe
+        self.encoder = load_encoder(encoder, device)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``{"content_hash", "path"}`` columns in; ``{"content_hash", "embedding", "error"}``
+        out. A file that cannot be read comes back as an error line (Ray's own wrapping of a
+        raised error loses it in a page of trace), with no features for its batch."""
+        from curator.store import load_rgb
+
+        try:
+            images = [load_rgb(Path(str(path))) for path in batch["path"]]
+        except (OSError, ValueError) as exc:  # ImageFileError is a ValueError
+            count = len(batch["path"])
+            errors = np.array([str(exc)] * count)
+            nothing = np.zeros((count, self.encoder.dim), np.float32)
+            return {"content_hash": batch["content_hash"], "embedding": nothing, "error": errors}
+        features = self.encoder.encode_images(images)
+        errors = np.array([""] * len(images))
+        return {"content_hash": batch["content_hash"], "embedding": features, "error": errors}
+
+
+def connect(address: str | None) -> None:
+    """Join the Ray cluster at ``address`` (``None``: ``RAY_ADDRESS``, else a local Ray); a
+    connection this process already has is reused."""
+    try:
+        import ray
+    except ImportError:
+        raise CuratorError(
+            "--ray needs Ray Data: pip install 'ray[data]' (the same version on every node)"
+        ) from None
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)
+
+
+def embed_on_ray(
+    paths: Sequence[tuple[str, Path]],
+    encoder: str,
+    device: str,
+    batch_size: int,
+    address: str | None = None,
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(content hashes, ``(n, D)`` features) of ``paths`` ((hash, image file) pairs), batch by
+    batch as the cluster finishes them (in no fixed order)."""
+    import ray
+
+    connect(address)
+    gpus = device.startswith("cuda")
+    workers = int(ray.cluster_resources().get("GPU" if gpus else "CPU", 1)) or 1
+    items = [{"content_hash": h, "path": str(p.resolve())} for h, p in paths]
+    features = ray.data.from_items(items).map_batches(
+        EncodeBatch,
+        fn_constructor_args=(encoder, device),
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(
+            min_size=1, max_size=min(workers, max(1, len(items) // batch_size))
+        ),
+        num_gpus=1 if gpus else 0,
+        num_cpus=0 if gpus else 1,
+    )
+    for batch in features.iter_batches(batch_size=None, batch_format="numpy"):
+        failed = [str(e) for e in batch["error"] if e]
+        if failed:
+            raise CuratorError(f"embedding on Ray failed: {failed[0]}")
+        yield [str(h) for h in batch["content_hash"]], np.asarray(batch["embedding"], np.float32)
