@@ -231,6 +231,17 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ray_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const=True,
+        metavar="ADDRESS",
+        help=f"{what} (no ADDRESS: $RAY_ADDRESS or a local Ray); the workspace's store must "
+        "be on storage every node mounts at the same path (docs/curator.md)",
+    )
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from curator.generation import generate_round, settings_from_config
     from curator.progress import progress_bar
@@ -243,7 +254,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     with progress_bar(f"generate ({args.mode})") as progress:
         ids = generate_round(
             ws, prompt_ids=args.prompt, mode=args.mode, per_prompt=args.per_prompt,
-            parents=args.parents, settings=settings, progress=progress,
+            parents=args.parents, settings=settings, progress=progress, round=args.round,
+            ray=args.ray,
         )  # fmt: skip
     print(f"generated {len(ids)} image(s): {' '.join(map(str, ids))}")
     return 0
@@ -442,14 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="switch the workspace to this encoder first (open_clip:MODEL:PRETRAINED or "
         "efficientnet-lite0): every image is embedded again and the map refits",
     )
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const=True,
-        metavar="ADDRESS",
-        help="run the encoder on a Ray cluster (no ADDRESS: $RAY_ADDRESS or a local Ray); "
-        "the workspace's store must be on storage every node mounts at the same path",
-    )
+    _ray_option(p, "run the encoder on a Ray cluster")
 
     p = command("map", cmd_map, "fit or extend the shared map; optional PNG")
     p.add_argument("--refit", action="store_true", help="refit the map on every image")
@@ -477,6 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int_option(8, 8192))
     p.add_argument("--seed", type=non_negative_int)
     p.add_argument("--device")
+    p.add_argument(
+        "--round",
+        type=positive_int,
+        help="continue this round: the images it already has (same prompt, parent and seed) "
+        "are not made again, so the same command resumes an interrupted round",
+    )
+    _ray_option(p, "run the pipeline on a Ray cluster")
 
     prompt = sub.add_parser("prompt", help="add or list prompt versions")
     prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from curator.config import GenerationConfig
 from curator.errors import CuratorError
 from curator.hub import hub_reachable
 from curator.ingest import add_image
-from curator.prompts import get_prompt
+from curator.prompts import Prompt, get_prompt
 from curator.quality import Flag, similarity_to_parent
 from curator.store import image_path, load_rgb
 from curator.workspace import Workspace, get_meta
@@ -79,13 +79,61 @@ def _next_round(ws: Workspace) -> int:
         return int(conn.execute("SELECT COALESCE(MAX(round), 0) FROM images").fetchone()[0]) + 1
 
 
+@dataclass(frozen=True)
+class GenJob:
+    """One image to make: its place in the round (which fixes its seed), prompt and parent."""
+
+    index: int
+    prompt_id: int
+    parent_id: int | None
+    seed: int
+
+
 def _jobs(
-    ws: Workspace, prompt_ids: Sequence[int], mode: str, per_prompt: int, parents: Sequence[int]
-) -> list[tuple[int, int | None]]:
-    """(prompt id, parent id) per image to make, in a fixed order."""
+    prompt_ids: Sequence[int], mode: str, per_prompt: int, parents: Sequence[int], seed: int
+) -> list[GenJob]:
+    """Every image of the round in a fixed order; image ``i`` gets seed ``seed + i``."""
     if mode == "txt2img":
-        return [(p, None) for p in prompt_ids for _ in range(per_prompt)]
-    return [(p, parent) for parent in parents for p in prompt_ids for _ in range(per_prompt)]
+        pairs = [(p, None) for p in prompt_ids for _ in range(per_prompt)]
+    else:
+        pairs = [(p, parent) for parent in parents for p in prompt_ids for _ in range(per_prompt)]
+    return [GenJob(i, p, parent, seed + i) for i, (p, parent) in enumerate(pairs)]
+
+
+def _already_made(ws: Workspace, round: int) -> set[tuple[int, int | None, int]]:
+    """(prompt, parent, seed) of the generated images already in ``round``."""
+    with ws.session() as conn:
+        rows = conn.execute(
+            "SELECT prompt_id, parent_id, seed FROM images"
+            " WHERE source = 'generated' AND round = ?",
+            (round,),
+        ).fetchall()
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
+def pipeline_call(
+    prompt: Prompt, settings: GenerationConfig, seed: int, source: Image.Image | None
+) -> dict[str, Any]:
+    """The diffusers pipeline's arguments for one image (``source``: img2img's start image)."""
+    call: dict[str, Any] = {
+        "prompt": prompt.text,
+        "negative_prompt": prompt.negative or None,
+        "num_inference_steps": settings.steps,
+        "guidance_scale": settings.guidance,
+        "generator": torch.Generator(device=settings.device).manual_seed(seed),
+        "output_type": "pil",
+    }
+    if source is None:
+        call.update(width=settings.width, height=settings.height)
+    else:
+        call.update(image=source, strength=settings.strength)
+    return call
+
+
+def img2img_source(parent_rgb: np.ndarray, settings: GenerationConfig) -> Image.Image:
+    """A parent's pixels resized to the generation size (img2img's start image)."""
+    size = (settings.width, settings.height)
+    return Image.fromarray(parent_rgb).resize(size, Image.Resampling.LANCZOS)
 
 
 def _resolve_parents(ws: Workspace, parents: Sequence[int] | None) -> list[int]:
@@ -104,8 +152,7 @@ def _resolve_parents(ws: Workspace, parents: Sequence[int] | None) -> list[int]:
     return list(parents)
 
 
-def _png(image: Image.Image) -> tuple[bytes, ImageData]:
-    rgb = np.asarray(image.convert("RGB"))
+def _png(rgb: np.ndarray) -> tuple[bytes, ImageData]:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     return buf.getvalue(), ImageData(rgb, None, "PNG")
@@ -123,8 +170,16 @@ def generate_round(
     progress: Progress | None = None,
     round: int | None = None,
     place_on_map: bool = True,
+    ray: str | bool | None = None,
 ) -> list[int]:
-    """Generate one round; returns the new image ids (each committed as soon as it exists)."""
+    """Generate one round; returns the new image ids (each committed as soon as it exists).
+
+    ``round``: continue that round instead of starting the next one; the images it already
+    holds (same prompt, parent and seed) are not made again, so the same command with
+    ``round`` resumes an interrupted round without duplicates. ``ray``: render on a Ray
+    cluster (``True``: ``RAY_ADDRESS`` or a local Ray; a string: its address;
+    ``curator.ray_generate``); this process still stores every image.
+    """
     if mode not in MODES:
         raise CuratorError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     if not prompt_ids:
@@ -138,73 +193,98 @@ def generate_round(
         )
     prompts = {p: get_prompt(ws, p) for p in prompt_ids}
     parent_ids = _resolve_parents(ws, parents) if mode == "img2img" else []
-    jobs = _jobs(ws, prompt_ids, mode, per_prompt, parent_ids)
-    pipe = pipeline if pipeline is not None else load_pipeline(settings, mode=mode)
-    round = _next_round(ws) if round is None else round
-    size = (settings.width, settings.height)
+    jobs = _jobs(prompt_ids, mode, per_prompt, parent_ids, settings.seed)
+    if round is None:
+        round = _next_round(ws)
+    else:
+        done = _already_made(ws, round)
+        jobs = [j for j in jobs if (j.prompt_id, j.parent_id, j.seed) not in done]
     parent_rgb: dict[int, np.ndarray] = {}
+
+    def parent_pixels(parent_id: int) -> np.ndarray:
+        if parent_id not in parent_rgb:
+            parent_rgb[parent_id] = load_rgb(image_path(ws, get_image(ws, parent_id)))
+        return parent_rgb[parent_id]
+
+    if ray is None or ray is False:
+        pipe = pipeline if pipeline is not None else load_pipeline(settings, mode=mode)
+        outputs = _render_here(pipe, jobs, prompts, settings, parent_pixels, progress)
+    else:
+        from curator.ray_generate import render_on_ray
+
+        address = ray if isinstance(ray, str) else None
+        outputs = render_on_ray(ws, jobs, prompts, settings, mode, address)
     made: list[int] = []
     with ws.writer_lock():
-        for index, (prompt_id, parent_id) in enumerate(jobs):
-            prompt = prompts[prompt_id]
-            seed = settings.seed + index
-            call: dict[str, Any] = {
-                "prompt": prompt.text,
-                "negative_prompt": prompt.negative or None,
-                "num_inference_steps": settings.steps,
-                "guidance_scale": settings.guidance,
-                "generator": torch.Generator(device=settings.device).manual_seed(seed),
-                "output_type": "pil",
-            }
-            if progress is not None:  # per denoising step: a CPU image takes minutes
-                call["callback_on_step_end"] = _step_progress(
-                    progress, index, len(jobs), _denoising_steps(settings, parent_id is not None)
-                )
-            if parent_id is None:
-                call.update(width=settings.width, height=settings.height)
-            else:
-                if parent_id not in parent_rgb:
-                    parent_rgb[parent_id] = load_rgb(image_path(ws, get_image(ws, parent_id)))
-                source = Image.fromarray(parent_rgb[parent_id]).resize(
-                    size, Image.Resampling.LANCZOS
-                )
-                call.update(image=source, strength=settings.strength)
-            output = pipe(**call).images[0]
-            data, decoded = _png(output)
-            extra = []
-            if parent_id is not None:
-                similarity = similarity_to_parent(decoded.pixels, parent_rgb[parent_id])
-                if similarity >= ws.config.ingest.near_copy_similarity:
-                    extra.append(
-                        Flag("near_copy", similarity, f"{similarity:.3f} similar to #{parent_id}")
-                    )
-            record = {**asdict(settings), "mode": mode, "seed": seed}
-            image_id, is_new = add_image(
-                ws,
-                content_hash=hashlib.sha256(data).hexdigest(),
-                store_file=lambda target, data=data: write_atomic(target, data),
-                extension=".png",
-                decoded=decoded,
-                original_name=f"round{round}-{mode}-p{prompt_id}-s{seed}.png",
-                mode="RGB",
-                provenance=Provenance(
-                    source="generated",
-                    round=round,
-                    parent_id=parent_id,
-                    prompt_id=prompt_id,
-                    seed=seed,
-                    generator_model=settings.model,
-                    generator_settings=record,
-                ),
-                extra_flags=extra,
-            )
+        for count, (job, output) in enumerate(outputs, start=1):
+            image_id, is_new = _store(ws, job, output, settings, mode, round, parent_pixels)
             if is_new:  # an output identical to a stored image is not a new image
                 made.append(image_id)
             if progress is not None:
-                progress(index + 1, len(jobs))
+                progress(count, len(jobs))
     if place_on_map and made:
         _place(ws)
     return made
+
+
+def _render_here(
+    pipe: Any,
+    jobs: list[GenJob],
+    prompts: dict[int, Prompt],
+    settings: GenerationConfig,
+    parent_pixels: Callable[[int], np.ndarray],
+    progress: Progress | None,
+) -> Iterator[tuple[GenJob, np.ndarray]]:
+    """(job, RGB pixels) per job, made by ``pipe`` in this process, one at a time."""
+    for position, job in enumerate(jobs):
+        source = None
+        if job.parent_id is not None:
+            source = img2img_source(parent_pixels(job.parent_id), settings)
+        call = pipeline_call(prompts[job.prompt_id], settings, job.seed, source)
+        if progress is not None:  # per denoising step: a CPU image takes minutes
+            steps = _denoising_steps(settings, source is not None)
+            call["callback_on_step_end"] = _step_progress(progress, position, len(jobs), steps)
+        yield job, np.asarray(pipe(**call).images[0].convert("RGB"))
+
+
+def _store(
+    ws: Workspace,
+    job: GenJob,
+    rgb: np.ndarray,
+    settings: GenerationConfig,
+    mode: str,
+    round: int,
+    parent_pixels: Callable[[int], np.ndarray],
+) -> tuple[int, bool]:
+    """Write one generated image to the store and the catalog with its provenance."""
+    data, decoded = _png(rgb)
+    extra = []
+    if job.parent_id is not None:
+        similarity = similarity_to_parent(decoded.pixels, parent_pixels(job.parent_id))
+        if similarity >= ws.config.ingest.near_copy_similarity:
+            extra.append(
+                Flag("near_copy", similarity, f"{similarity:.3f} similar to #{job.parent_id}")
+            )
+    record = {**asdict(settings), "mode": mode, "seed": job.seed}
+    return add_image(
+        ws,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        store_file=lambda target, data=data: write_atomic(target, data),
+        extension=".png",
+        decoded=decoded,
+        original_name=f"round{round}-{mode}-p{job.prompt_id}-s{job.seed}.png",
+        mode="RGB",
+        provenance=Provenance(
+            source="generated",
+            round=round,
+            parent_id=job.parent_id,
+            prompt_id=job.prompt_id,
+            seed=job.seed,
+            generator_model=settings.model,
+            generator_settings=record,
+        ),
+        extra_flags=extra,
+    )
 
 
 def _denoising_steps(settings: GenerationConfig, img2img: bool) -> int:

@@ -143,6 +143,74 @@ def test_generate_round__interrupt_keeps_finished(
     assert all(image_path(mapped_ws, r).is_file() for r in generated)
 
 
+def _made(ws: Workspace) -> dict[tuple, str]:
+    """(round, prompt, parent, seed) → content hash of every generated image."""
+    return {
+        (r.round, r.prompt_id, r.parent_id, r.seed): r.content_hash
+        for r in list_images(ws, source="generated")
+    }
+
+
+def test_generate_round__the_same_round_again_resumes_without_duplicates(
+    mapped_ws: Workspace, settings: GenerationConfig, tmp_path: Path
+) -> None:
+    import shutil
+
+    from curator.workspace import open_workspace
+
+    p = add_prompt(mapped_ws, "a lighthouse")
+    reference = open_workspace(shutil.copytree(mapped_ws.root, tmp_path / "reference"))
+    generate_round(reference, prompt_ids=[p], per_prompt=4, settings=settings, place_on_map=False)
+    pipe = load_pipeline(settings)
+    calls = []
+
+    def interrupted(**kwargs):
+        calls.append(kwargs["generator"].initial_seed())
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return pipe(**kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_round(mapped_ws, prompt_ids=[p], per_prompt=4, settings=settings,
+                       pipeline=interrupted, place_on_map=False)  # fmt: skip
+    (round_,) = {r.round for r in list_images(mapped_ws, source="generated")}
+    calls.clear()
+    resumed = generate_round(mapped_ws, prompt_ids=[p], per_prompt=4, settings=settings,
+                             pipeline=interrupted, round=round_, place_on_map=False)  # fmt: skip
+    assert calls == [settings.seed + 2, settings.seed + 3]  # only the two not made yet
+    assert len(resumed) == 2
+    assert _made(mapped_ws) == _made(reference)  # as if it had never stopped
+    assert generate_round(mapped_ws, prompt_ids=[p], per_prompt=4, settings=settings,
+                          pipeline=interrupted, round=round_) == []  # fmt: skip
+
+
+def test_generate_round__on_ray_equals_one_process(
+    mapped_ws: Workspace, settings: GenerationConfig, tmp_path: Path
+) -> None:
+    import shutil
+
+    import ray  # part of the test install (pyproject's [test] extra)
+
+    from curator.workspace import open_workspace
+
+    p = add_prompt(mapped_ws, "a lighthouse")
+    parent = list_images(mapped_ws)[0].id
+    accept(mapped_ws, [parent])
+    alone = open_workspace(shutil.copytree(mapped_ws.root, tmp_path / "alone"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        for mode, parents in (("txt2img", None), ("img2img", [parent])):
+            kwargs = dict(prompt_ids=[p], mode=mode, per_prompt=3, parents=parents,
+                          settings=settings, place_on_map=False)  # fmt: skip
+            on_ray = generate_round(mapped_ws, ray=True, **kwargs)
+            assert len(on_ray) == 3 and len(generate_round(alone, **kwargs)) == 3
+    finally:
+        ray.shutdown()
+    made = _made(mapped_ws)
+    assert made == _made(alone) and len(made) == 6
+    assert len(set(made.values())) == 6  # six different images, same seeds and parents
+
+
 def test_load_pipeline__missing_model_named() -> None:
     settings = GenerationConfig(model="someone/not-in-the-cache")
     with pytest.raises(CuratorError) as info:

@@ -1,0 +1,102 @@
+"""Diffusion on a Ray cluster with Ray Data: actors that each hold the pipeline render the
+round's images; the caller stores them exactly as one process does (``curator.generation``).
+
+Workers load the model as ``load_pipeline`` does (a local diffusers folder at the same path on
+every node, or the model in each node's Hugging Face cache), and img2img workers open the
+parents by their absolute store paths, so the workspace's ``store/`` must be on storage every
+node mounts at the same path. Only the driver touches the catalog and the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+
+import numpy as np
+
+from curator.catalog import get_image
+from curator.config import GenerationConfig
+from curator.errors import CuratorError
+from curator.generation import GenJob, img2img_source, load_pipeline, pipeline_call
+from curator.prompts import Prompt
+from curator.ray_embed import connect
+from curator.store import image_path, load_rgb
+from curator.workspace import Workspace
+
+
+class RenderBatch:
+    """A Ray Data actor: loads the pipeline once, then renders batches of jobs."""
+
+    def __init__(self, settings: dict, mode: str) -> None:
+        import torch
+
+        self.settings = GenerationConfig(**settings)
+        if self.settings.device == "cpu":
+            torch.set_num_threads(1)  # one actor per CPU
+        self.pipe = load_pipeline(self.settings, mode=mode)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Job columns in (``index``, ``text``, ``negative``, ``seed``, ``parent_path``);
+        ``index`` and the ``(n, H, W, 3)`` pixels out, with an ``error`` line per failed job."""
+        pixels, errors = [], []
+        shape = (self.settings.height, self.settings.width, 3)
+        for text, negative, seed, parent in zip(
+            batch["text"], batch["negative"], batch["seed"], batch["parent_path"], strict=True
+        ):
+            try:
+                source = img2img_source(load_rgb(parent), self.settings) if parent else None
+                prompt = Prompt(0, str(text), str(negative), None, "", "")  # text is all it reads
+                call = pipeline_call(prompt, self.settings, int(seed), source)
+                image = np.asarray(self.pipe(**call).images[0].convert("RGB"))
+                pixels.append(image)
+                errors.append("")
+            except (OSError, ValueError) as exc:  # an unreadable parent, a refused argument
+                pixels.append(np.zeros(shape, np.uint8))
+                errors.append(f"{parent or text}: {exc}")
+        return {"index": batch["index"], "pixels": np.stack(pixels), "error": np.array(errors)}
+
+
+def render_on_ray(
+    ws: Workspace,
+    jobs: list[GenJob],
+    prompts: dict[int, Prompt],
+    settings: GenerationConfig,
+    mode: str,
+    address: str | None = None,
+) -> Iterator[tuple[GenJob, np.ndarray]]:
+    """(job, RGB pixels) per job, as the cluster finishes them (in no fixed order)."""
+    import ray
+
+    if not jobs:
+        return
+    connect(address)
+    gpus = settings.device.startswith("cuda")
+    workers = int(ray.cluster_resources().get("GPU" if gpus else "CPU", 1)) or 1
+    rows = [
+        {
+            "index": job.index,
+            "text": prompts[job.prompt_id].text,
+            "negative": prompts[job.prompt_id].negative,
+            "seed": job.seed,
+            "parent_path": ""
+            if job.parent_id is None
+            else str(image_path(ws, get_image(ws, job.parent_id)).resolve()),
+        }
+        for job in jobs
+    ]
+    rendered = ray.data.from_items(rows).map_batches(
+        RenderBatch,
+        fn_constructor_args=(asdict(settings), mode),
+        batch_size=1,  # one image per call: the longest unit of work, spread evenly
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(workers, len(jobs))),
+        num_gpus=1 if gpus else 0,
+        num_cpus=0 if gpus else 1,
+    )
+    by_index = {job.index: job for job in jobs}
+    for batch in rendered.iter_batches(batch_size=None, batch_format="numpy"):
+        failed = [str(e) for e in batch["error"] if e]
+        if failed:
+            raise CuratorError(f"generation on Ray failed: {failed[0]}")
+        for index, pixels in zip(batch["index"], batch["pixels"], strict=True):
+            yield by_index[int(index)], np.ascontiguousarray(pixels, dtype=np.uint8)
