@@ -98,27 +98,32 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     # large images; the file count and the current file are in its text.
     bar = tqdm(total=sum(pixels), unit="px", unit_scale=True, disable=args.quiet, smoothing=0.1)
     counts = {WRITTEN: 0, SKIPPED: 0, FAILED: len(problems)}
-    todo = len(plans) - sum(plan.skip for plan in plans)
-    started = 0
+    todo = [plan for plan in plans if plan.dst is not None and not plan.skip]
+    position = {id(plan): i for i, plan in enumerate(todo, start=1)}
+    done_here = 0
+
+    def advance(pixels: int) -> None:
+        nonlocal done_here
+        done_here += pixels
+        bar.update(pixels)
 
     def on_start(plan: OutputPlan, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> None:
-        nonlocal started
-        started += 1
-        bar.set_description(f"upscale {started}/{todo}", refresh=False)
+        bar.set_description(f"upscale {position[id(plan)]}/{len(todo)}", refresh=False)
         bar.set_postfix_str(
             f"{plan.src.name} {in_hw[1]}x{in_hw[0]} -> {out_hw[1]}x{out_hw[0]}", refresh=True
         )
 
     for outcome, planned in zip(
-        upscale_batch(model, plans, options, bar.update, on_start), pixels, strict=True
+        upscale_batch(model, plans, options, advance, on_start), pixels, strict=True
     ):
         counts[outcome.state] += 1
         prefix = "error" if outcome.state == FAILED else "note"
         for line in outcome.lines:
             tqdm.write(f"{prefix}: {line}", file=sys.stderr)
-        if outcome.state == FAILED and planned:  # the bar stays true to what is left
-            bar.total -= planned
+        if outcome.state == FAILED and planned > done_here:  # the bar stays true to what is left
+            bar.total -= planned - done_here
             bar.refresh()
+        done_here = 0
     bar.close()
     if counts[SKIPPED]:
         skipped = [plan.dst for plan in plans if plan.skip]

@@ -8,6 +8,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -306,8 +307,9 @@ def plan_outputs(
 
     No destination is any input of the batch (links resolved) or another input's destination,
     and an existing file is a destination only with ``overwrite`` (the caller then keeps the old
-    file as a dated backup); without it, that input is skipped. Raises ``UpscaleError`` for an
-    ``out`` that is neither a file nor a folder name.
+    file as a dated backup); without it, an input whose output is in a folder is skipped, and one
+    whose output file was named by the user fails. Raises ``UpscaleError`` for an ``out`` that
+    is neither a file nor a folder name.
     """
     single_file = output_is_file(inputs, out, fmt)
     real_inputs: dict[str, list[Path]] = {}
@@ -332,6 +334,10 @@ def plan_outputs(
         if real in taken:
             plans.append(OutputPlan(src, None, f"output {dst} is already written by another input"))
         elif (dst.exists() or dst.is_symlink()) and not overwrite:
+            if single_file:  # named by the user: a stale result must not pass for a new one
+                reason = f"output {dst} exists (--overwrite replaces it, keeping a dated backup)"
+                plans.append(OutputPlan(src, None, reason))
+                continue
             taken.add(real)
             plans.append(OutputPlan(src, dst, skip=True))
         else:
@@ -410,6 +416,7 @@ def write_upscaled(
         bands = upscaled_bands(model, image, out_hw, settings, progress)
         if pool is not None:
             bands = ahead(bands, pool)
-        write_image_bands(dst, image, out_hw, ((b.pixels, b.alpha) for b in bands), fmt)
+        with closing(bands):  # an encode error: the band in flight ends here, not in the next file
+            write_image_bands(dst, image, out_hw, ((b.pixels, b.alpha) for b in bands), fmt)
     else:
         write_image(dst, upscale_image(model, image, out_hw, settings, progress), fmt)

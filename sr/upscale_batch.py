@@ -148,9 +148,11 @@ def _upscale_one(
             image=image,
             pool=pool if options.overlap else None,
         )
-    except FILE_ERRORS as exc:
+    except BaseException as exc:
         if backup is not None:  # nothing new was written: the old file goes back
             os.replace(backup, dst)
+        if not isinstance(exc, FILE_ERRORS):  # Ctrl-C, a bug: stop, with the old file in place
+            raise
         return Outcome(src, dst, FAILED, [error_line(src, exc)])
     if backup is not None:
         notes.append(f"{dst}: the old file was moved to {backup.name}")

@@ -211,3 +211,34 @@ def test_cli__max_side_and_fit_in_a_batch_with_one_image_too_large(tmp_path, tin
     assert main(["upscale", str(src / "wide.png"), "-o", str(tmp_path / "w.png"),
                  "--fit", "100x30", *weights]) == 0  # fmt: skip
     assert Image.open(tmp_path / "w.png").size == (60, 30)
+
+
+def test_cli__a_named_output_file_that_exists_is_refused_not_skipped(
+    tmp_path, tiny_weights, capsys
+):
+    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"an older x2 result")
+    argv = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "4"]
+    assert main([*argv, "--weights", str(tiny_weights)]) == 1  # a stale file is no success
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "exists" in errors[0] and "--overwrite" in errors[0]
+    assert (tmp_path / "b.png").read_bytes() == b"an older x2 result"
+
+
+def test_batch__ctrl_c_during_an_overwrite_puts_the_old_file_back(tmp_path, monkeypatch):
+    import sr.upscale_batch
+
+    src = _folder(tmp_path / "in", {"a.png": (8, 8)})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"old result")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sr.upscale_batch, "upscale_file", interrupted)
+    plans = plan_outputs([(src / "a.png", Path("a.png"))], out, None, overwrite=True)
+    with pytest.raises(KeyboardInterrupt):
+        list(upscale_batch(tiny_model(), plans, BatchOptions(Target(scale=(2, 2)))))
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+    assert (out / "a.png").read_bytes() == b"old result"
