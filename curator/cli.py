@@ -198,7 +198,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         ws = switch_encoder(ws, args.encoder)
         print(f"encoder is now {args.encoder}; every image is embedded again, the map refits")
     with progress_bar("embed") as progress:
-        n = embed_images(ws, progress=progress, ray=args.ray)
+        n = embed_images(ws, progress=progress, ray=_ray(args))
     texts = embed_prompts(ws)
     print(
         f"embedded {n} new image(s), {texts} new prompt text(s) with {ws.config.embedding.encoder}"
@@ -234,12 +234,16 @@ def cmd_map(args: argparse.Namespace) -> int:
 def _ray_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--ray",
-        nargs="?",
-        const=True,
-        metavar="ADDRESS",
-        help=f"{what} (no ADDRESS: $RAY_ADDRESS or a local Ray); the workspace's store must "
-        "be on storage every node mounts at the same path (docs/curator.md)",
+        action="store_true",
+        help=f"{what} ($RAY_ADDRESS, or a local Ray); the workspace's store must be on storage "
+        "every node mounts at the same path (docs/curator.md)",
     )
+    parser.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster (implies --ray)")
+
+
+def _ray(args: argparse.Namespace) -> str | bool:
+    """What ``embed_images``/``generate_round`` take as ``ray``: an address, True or False."""
+    return args.ray_address or args.ray
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -255,7 +259,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         ids = generate_round(
             ws, prompt_ids=args.prompt, mode=args.mode, per_prompt=args.per_prompt,
             parents=args.parents, settings=settings, progress=progress, round=args.round,
-            ray=args.ray,
+            ray=_ray(args),
         )  # fmt: skip
     print(f"generated {len(ids)} image(s): {' '.join(map(str, ids))}")
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curator.errors import CuratorError
+from curator.ray_cluster import actor_pool, connect, raise_errors
 
 
 class EncodeBatch:
@@ -47,19 +47,6 @@ class EncodeBatch:
         return {"content_hash": batch["content_hash"], "embedding": features, "error": errors}
 
 
-def connect(address: str | None) -> None:
-    """Join the Ray cluster at ``address`` (``None``: ``RAY_ADDRESS``, else a local Ray); a
-    connection this process already has is reused."""
-    try:
-        import ray
-    except ImportError:
-        raise CuratorError(
-            "--ray needs Ray Data: pip install 'ray[data]' (the same version on every node)"
-        ) from None
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
-
-
 def embed_on_ray(
     paths: Sequence[tuple[str, Path]],
     encoder: str,
@@ -72,22 +59,14 @@ def embed_on_ray(
     import ray
 
     connect(address)
-    gpus = device.startswith("cuda")
-    workers = int(ray.cluster_resources().get("GPU" if gpus else "CPU", 1)) or 1
+    pool = actor_pool(device, max(1, len(paths) // batch_size))
     items = [{"content_hash": h, "path": str(p.resolve())} for h, p in paths]
     features = ray.data.from_items(items).map_batches(
         EncodeBatch,
-        fn_constructor_args=(encoder, device),
+        fn_constructor_args=(encoder, pool.device),
         batch_size=batch_size,
-        batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(
-            min_size=1, max_size=min(workers, max(1, len(items) // batch_size))
-        ),
-        num_gpus=1 if gpus else 0,
-        num_cpus=0 if gpus else 1,
+        **pool.options,
     )
     for batch in features.iter_batches(batch_size=None, batch_format="numpy"):
-        failed = [str(e) for e in batch["error"] if e]
-        if failed:
-            raise CuratorError(f"embedding on Ray failed: {failed[0]}")
+        raise_errors(batch, "embedding")
         yield [str(h) for h in batch["content_hash"]], np.asarray(batch["embedding"], np.float32)

@@ -10,16 +10,15 @@ node mounts at the same path. Only the driver touches the catalog and the store.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 
 from curator.catalog import get_image
 from curator.config import GenerationConfig
-from curator.errors import CuratorError
 from curator.generation import GenJob, img2img_source, load_pipeline, pipeline_call
 from curator.prompts import Prompt
-from curator.ray_embed import connect
+from curator.ray_cluster import actor_pool, connect, raise_errors
 from curator.store import image_path, load_rgb
 from curator.workspace import Workspace
 
@@ -70,8 +69,7 @@ def render_on_ray(
     if not jobs:
         return
     connect(address)
-    gpus = settings.device.startswith("cuda")
-    workers = int(ray.cluster_resources().get("GPU" if gpus else "CPU", 1)) or 1
+    pool = actor_pool(settings.device, len(jobs))
     rows = [
         {
             "index": job.index,
@@ -84,19 +82,15 @@ def render_on_ray(
         }
         for job in jobs
     ]
+    actor_settings = asdict(replace(settings, device=pool.device))
     rendered = ray.data.from_items(rows).map_batches(
         RenderBatch,
-        fn_constructor_args=(asdict(settings), mode),
+        fn_constructor_args=(actor_settings, mode),
         batch_size=1,  # one image per call: the longest unit of work, spread evenly
-        batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(workers, len(jobs))),
-        num_gpus=1 if gpus else 0,
-        num_cpus=0 if gpus else 1,
+        **pool.options,
     )
     by_index = {job.index: job for job in jobs}
     for batch in rendered.iter_batches(batch_size=None, batch_format="numpy"):
-        failed = [str(e) for e in batch["error"] if e]
-        if failed:
-            raise CuratorError(f"generation on Ray failed: {failed[0]}")
+        raise_errors(batch, "generation")
         for index, pixels in zip(batch["index"], batch["pixels"], strict=True):
             yield by_index[int(index)], np.ascontiguousarray(pixels, dtype=np.uint8)

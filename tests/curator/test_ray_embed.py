@@ -29,16 +29,17 @@ def _embedding_rows(ws: Workspace) -> int:
 
 
 def test_ray_embed__equals_one_process_and_resumes_without_duplicates(
-    ws: Workspace, tmp_path: Path, local_ray
+    ws: Workspace, tmp_path: Path, local_ray, capsys
 ) -> None:
     _ingest_set(ws, tmp_path / "first", 6)
     assert embed_images(ws) == 6  # one process
     _ingest_set(ws, tmp_path / "second", 7, start=6)
     alone = open_workspace(shutil.copytree(ws.root, tmp_path / "alone"))
 
-    done: list[tuple[int, int]] = []
-    assert embed_images(ws, ray=True, progress=lambda i, n: done.append((i, n))) == 7
-    assert done[-1] == (7, 7)
+    from curator.cli import main
+
+    assert main(["embed", str(ws.root), "--ray"]) == 0  # as a user runs it
+    assert "embedded 7 new image(s)" in capsys.readouterr().out
     assert embed_images(alone) == 7
     ids, on_ray = image_embeddings(ws)
     alone_ids, in_process = image_embeddings(alone)
