@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from sr.models.liif import LIIF, LIIFConfig
 from sr.weights import WeightsError, load_model
@@ -27,3 +29,10 @@ def official_model() -> LIIF:
         return load_model("official")
     except WeightsError as exc:  # pragma: no cover - make test always fetches them
         pytest.fail(f"official weights missing: {exc}")
+
+
+def smooth_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random 8-bit RGB image (noise would make every upscaler look the same)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(max(2, h // 4), max(2, w // 4), 3), dtype=np.uint8)
+    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))

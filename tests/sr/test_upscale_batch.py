@@ -8,7 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -24,27 +23,13 @@ from sr.upscale_batch import (
     planned_pixels,
     upscale_batch,
 )
-from sr.weights import save_model
-from tests.sr.helpers import tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_model(tiny_model(), path)
-    return path
-
-
-def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(max(2, h // 4), max(2, w // 4), 3), dtype=np.uint8)
-    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+from tests.sr.helpers import smooth_photo, tiny_model
 
 
 def _folder(root: Path, sizes: dict[str, tuple[int, int]]) -> Path:
     root.mkdir()
     for i, (name, (h, w)) in enumerate(sizes.items()):
-        Image.fromarray(_photo(h, w, seed=i)).save(root / name)
+        Image.fromarray(smooth_photo(h, w, seed=i)).save(root / name)
     return root
 
 
@@ -216,7 +201,7 @@ def test_cli__max_side_and_fit_in_a_batch_with_one_image_too_large(tmp_path, tin
 def test_cli__a_named_output_file_that_exists_is_refused_not_skipped(
     tmp_path, tiny_weights, capsys
 ):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     (tmp_path / "b.png").write_bytes(b"an older x2 result")
     argv = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "4"]
     assert main([*argv, "--weights", str(tiny_weights)]) == 1  # a stale file is no success

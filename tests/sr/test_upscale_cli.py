@@ -20,14 +20,7 @@ from sr.upscale import (
     upscale_file,
     upscale_image,
 )
-from tests.sr.helpers import official_model, tiny_model
-
-
-def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A smooth random image (noise would make every upscaler look the same)."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(max(2, h // 4), max(2, w // 4), 3), dtype=np.uint8)
-    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+from tests.sr.helpers import official_model, smooth_photo, tiny_model
 
 
 def test_output_size__scales_sizes_and_refusals():
@@ -47,7 +40,7 @@ def test_output_size__scales_sizes_and_refusals():
 
 
 def test_upscale__single_file_matches_model_output(tmp_path):
-    arr = _photo(24, 30)
+    arr = smooth_photo(24, 30)
     Image.fromarray(arr).save(tmp_path / "in.png")
     assert (
         main(
@@ -75,11 +68,13 @@ def test_upscale__single_file_matches_model_output(tmp_path):
 def test_upscale__folder_keeps_alpha_gray_and_sixteen_bits(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
-    rgba = np.dstack([_photo(16, 20), np.tile(np.linspace(0, 255, 20, dtype=np.uint8), (16, 1))])
+    rgba = np.dstack(
+        [smooth_photo(16, 20), np.tile(np.linspace(0, 255, 20, dtype=np.uint8), (16, 1))]
+    )
     Image.fromarray(rgba, "RGBA").save(src / "rgba.png")
-    Image.fromarray(_photo(16, 20)[:, :, 0], "L").save(src / "gray.png")
-    Image.fromarray(_photo(16, 20)[:, :, 0].astype(np.uint16) * 257).save(src / "g16.png")
-    Image.fromarray(_photo(16, 20)).save(src / "photo.jpg", quality=95)
+    Image.fromarray(smooth_photo(16, 20)[:, :, 0], "L").save(src / "gray.png")
+    Image.fromarray(smooth_photo(16, 20)[:, :, 0].astype(np.uint16) * 257).save(src / "g16.png")
+    Image.fromarray(smooth_photo(16, 20)).save(src / "photo.jpg", quality=95)
     (src / "notes.txt").write_text("ignored: not an image extension")
     assert (
         main(["upscale", str(src), "-o", str(tmp_path / "out"), "--size", "40x32", "--quiet"]) == 0
@@ -97,7 +92,7 @@ def test_upscale__folder_keeps_alpha_gray_and_sixteen_bits(tmp_path):
 
 
 def test_upscale__format_option_changes_extension(tmp_path):
-    Image.fromarray(_photo(10, 12)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(10, 12)).save(tmp_path / "a.png")
     assert (
         main(
             [
@@ -120,7 +115,7 @@ def test_upscale__format_option_changes_extension(tmp_path):
 def test_upscale__bad_inputs_reported_batch_goes_on(tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
-    Image.fromarray(_photo(12, 12)).save(src / "good.png")
+    Image.fromarray(smooth_photo(12, 12)).save(src / "good.png")
     (src / "empty.png").write_bytes(b"")
     (src / "fake.jpg").write_bytes(b"definitely not a jpeg")
     good = (src / "good.png").read_bytes()
@@ -139,7 +134,7 @@ def test_upscale__bad_inputs_reported_batch_goes_on(tmp_path, capsys):
 
 
 def test_upscale__scale_below_one_and_absurd_size_fail_per_file(tmp_path, capsys):
-    Image.fromarray(_photo(12, 12)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(12, 12)).save(tmp_path / "a.png")
     assert (
         main(
             [
@@ -178,7 +173,7 @@ def test_upscale__scale_below_one_and_absurd_size_fail_per_file(tmp_path, capsys
 
 def test_upscale__missing_weights_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SR_LIIF_WEIGHTS", str(tmp_path / "nothing.safetensors"))
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     assert (
         main(["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2"])
         == 2
@@ -187,9 +182,9 @@ def test_upscale__missing_weights_clear_error(tmp_path, capsys, monkeypatch):
 
 
 def test_upscale__animated_and_dropped_alpha_are_noted(tmp_path, capsys):
-    frames = [Image.fromarray(_photo(10, 10, seed=i)) for i in range(3)]
+    frames = [Image.fromarray(smooth_photo(10, 10, seed=i)) for i in range(3)]
     frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:])
-    rgba = np.dstack([_photo(10, 10), np.full((10, 10), 128, np.uint8)])
+    rgba = np.dstack([smooth_photo(10, 10), np.full((10, 10), 128, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
     assert (
         main(
@@ -230,7 +225,7 @@ def test_cli__upscale_does_not_load_the_training_stack():
 
 def _layouts() -> dict[str, ImageData]:
     rng = np.random.default_rng(0)
-    rgb8, rgb16 = _photo(14, 11), rng.integers(0, 65536, (14, 11, 3), dtype=np.uint16)
+    rgb8, rgb16 = smooth_photo(14, 11), rng.integers(0, 65536, (14, 11, 3), dtype=np.uint16)
     ramp8 = np.tile(np.linspace(0, 255, 11).astype(np.uint8), (14, 1))
     return {
         "rgb8": ImageData(rgb8, None, "PNG"),

@@ -23,21 +23,7 @@ from sr.cli import main
 from sr.image_files import ImageData, read_image, write_image
 from sr.inference import TileSettings
 from sr.png_stream import PngWriter
-from sr.weights import save_model
-from tests.sr.helpers import tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_model(tiny_model(), path)
-    return path
-
-
-def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(max(2, h // 4), max(2, w // 4), 3), dtype=np.uint8)
-    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+from tests.sr.helpers import smooth_photo
 
 
 def _upscale(weights: Path, *args: str) -> int:
@@ -59,9 +45,9 @@ def _argparse_error(capsys, argv: list[str]) -> str:
 
 
 def test_plan_outputs__refuses_output_that_is_another_input(tmp_path, tiny_weights, capsys):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
-    Image.fromarray(_photo(8, 8, seed=1)).save(tmp_path / "a.jpg", quality=95)
-    Image.fromarray(_photo(8, 8, seed=2)).save(tmp_path / "b.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8, seed=1)).save(tmp_path / "a.jpg", quality=95)
+    Image.fromarray(smooth_photo(8, 8, seed=2)).save(tmp_path / "b.png")
     before = (tmp_path / "a.jpg").read_bytes()
     code = _upscale(
         tiny_weights, str(tmp_path), "-o", str(tmp_path), "--scale", "2", "--format", "jpg"
@@ -78,7 +64,7 @@ def test_plan_outputs__refuses_output_that_is_another_input(tmp_path, tiny_weigh
 def test_plan_outputs__refuses_an_input_reached_through_a_link(tmp_path, tiny_weights, capsys):
     src = tmp_path / "in"
     src.mkdir()
-    Image.fromarray(_photo(8, 8)).save(src / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(src / "a.png")
     (tmp_path / "alias").symlink_to(src)
     before = (src / "a.png").read_bytes()
     assert _upscale(tiny_weights, str(src), "-o", str(tmp_path / "alias"), "--scale", "2") == 1
@@ -121,7 +107,7 @@ def test_upscale__any_file_failure_is_one_line_and_batch_goes_on(
     src = tmp_path / "in"
     src.mkdir()
     for name in ("a.png", "b.png", "c.png"):
-        Image.fromarray(_photo(8, 8)).save(src / name)
+        Image.fromarray(smooth_photo(8, 8)).save(src / name)
     real = sr.upscale_batch.upscale_file
 
     def flaky(model, source, dst, *args, **kwargs):
@@ -142,8 +128,8 @@ def test_upscale__any_file_failure_is_one_line_and_batch_goes_on(
 def test_upscale__disk_full_mid_write_leaves_no_temp_file(
     tmp_path, tiny_weights, capsys, monkeypatch, fmt, where
 ):
-    Image.fromarray(_photo(16, 16)).save(tmp_path / "a.png")
-    Image.fromarray(_photo(16, 16, seed=1)).save(tmp_path / "b.png")
+    Image.fromarray(smooth_photo(16, 16)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(16, 16, seed=1)).save(tmp_path / "b.png")
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.keep").write_bytes(b"old")
@@ -186,7 +172,7 @@ def test_upscale__real_full_disk_one_line_per_file_and_no_temp(tmp_path, tiny_we
             while True:  # fill the disk up to its last byte
                 fh.write(b"\0" * 1024)
         for name in ("a.png", "b.jpg"):
-            Image.fromarray(_photo(32, 32)).save(tmp_path / name)
+            Image.fromarray(smooth_photo(32, 32)).save(tmp_path / name)
         code = _upscale(
             tiny_weights, str(tmp_path / "a.png"), str(tmp_path / "b.jpg"), "-o", str(disk),
             "--scale", "2",
@@ -212,7 +198,7 @@ def test_upscale__real_full_disk_one_line_per_file_and_no_temp(tmp_path, tiny_we
     ],
 )
 def test_upscale__bad_numeric_options_are_one_line(tmp_path, capsys, option, value):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     argv = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2"]
     line = _argparse_error(capsys, [*argv, option, value])
     assert f"argument {option}" in line
@@ -244,7 +230,7 @@ def test_tile_settings__refuses_sizes_below_one(field, value):
 
 
 def test_upscale__unknown_output_extension_is_refused(tmp_path, tiny_weights, capsys):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     assert (
         _upscale(
             tiny_weights, str(tmp_path / "a.png"), "-o", str(tmp_path / "out.xyz"), "--scale", "2"
@@ -272,7 +258,7 @@ def test_upscale__unknown_output_extension_is_refused(tmp_path, tiny_weights, ca
 
 
 def test_upscale__format_that_disagrees_with_output_name_is_refused(tmp_path, tiny_weights, capsys):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     argv = [str(tmp_path / "a.png"), "-o", str(tmp_path / "x.png"), "--scale", "2"]
     assert _upscale(tiny_weights, *argv, "--format", "jpg") == 2
     errors = _errors(capsys)
@@ -286,7 +272,7 @@ def test_upscale__link_loop_is_one_line_and_batch_goes_on(tmp_path, tiny_weights
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     folder = tmp_path / "in"
     folder.mkdir()
-    Image.fromarray(_photo(8, 8)).save(folder / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(folder / "a.png")
     (folder / "spin.png").symlink_to(folder / "spin.png")
     (folder / "sub").mkdir()
     (folder / "sub" / "up").symlink_to(folder)  # a folder loop for --recursive
@@ -301,7 +287,7 @@ def test_upscale__link_loop_is_one_line_and_batch_goes_on(tmp_path, tiny_weights
 
 
 def test_upscale__corrupt_weights_file_is_one_line(tmp_path, capsys):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     assert (
@@ -313,7 +299,7 @@ def test_upscale__corrupt_weights_file_is_one_line(tmp_path, capsys):
 
 def test_upscale__existing_file_as_output_of_many_inputs_is_refused(tmp_path, tiny_weights, capsys):
     for name in ("a.png", "b.png"):
-        Image.fromarray(_photo(8, 8)).save(tmp_path / name)
+        Image.fromarray(smooth_photo(8, 8)).save(tmp_path / name)
     (tmp_path / "out.png").write_bytes(b"keep")
     argv = [str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out.png")]
     assert _upscale(tiny_weights, *argv, "--scale", "2") == 2
@@ -330,7 +316,7 @@ def test_eval__missing_set_is_one_line(tmp_path, tiny_weights, capsys):
 
 
 def test_upscale__unsearchable_input_is_one_line_and_batch_goes_on(tmp_path, tiny_weights, capsys):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     too_long = tmp_path / ("x" * 300)  # is_dir() raises ENAMETOOLONG instead of saying no
     argv = [str(too_long), str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--scale", "2"]
     assert _upscale(tiny_weights, *argv) == 1
@@ -342,7 +328,7 @@ def test_upscale__unsearchable_input_is_one_line_and_batch_goes_on(tmp_path, tin
 def test_upscale__existing_output_is_skipped_and_overwrite_keeps_it_as_a_backup(
     tmp_path, tiny_weights, capsys
 ):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.jpg")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.jpg")
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.png").write_bytes(b"an unrelated older file")
@@ -361,7 +347,7 @@ def test_upscale__existing_output_is_skipped_and_overwrite_keeps_it_as_a_backup(
 def test_upscale__failed_overwrite_puts_the_old_file_back(
     tmp_path, tiny_weights, capsys, monkeypatch
 ):
-    Image.fromarray(_photo(8, 8)).save(tmp_path / "a.png")
+    Image.fromarray(smooth_photo(8, 8)).save(tmp_path / "a.png")
     out = tmp_path / "b.png"
     out.write_bytes(b"old result")
 
