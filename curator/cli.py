@@ -247,10 +247,13 @@ def _ray(args: argparse.Namespace) -> str | bool:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from curator.generation import generate_round, settings_from_config
+    from curator.generation import generate_round, next_round, settings_from_config
     from curator.progress import progress_bar
 
     ws = _ws(args)
+    round_ = args.round or next_round(ws)
+    # said first: an interrupted round is finished by the same command with this --round
+    print(f"round {round_} (if interrupted, add --round {round_} to finish it)", file=sys.stderr)
     settings = settings_from_config(
         ws, model=args.model, steps=args.steps, guidance=args.guidance, strength=args.strength,
         width=args.width, height=args.height, seed=args.seed, device=args.device,
@@ -258,7 +261,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     with progress_bar(f"generate ({args.mode})") as progress:
         ids = generate_round(
             ws, prompt_ids=args.prompt, mode=args.mode, per_prompt=args.per_prompt,
-            parents=args.parents, settings=settings, progress=progress, round=args.round,
+            parents=args.parents, settings=settings, progress=progress, round=round_,
             ray=_ray(args),
         )  # fmt: skip
     print(f"generated {len(ids)} image(s): {' '.join(map(str, ids))}")

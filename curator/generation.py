@@ -74,7 +74,8 @@ def load_pipeline(settings: GenerationConfig, *, mode: str = "txt2img") -> Any:
     return pipe.to(settings.device)
 
 
-def _next_round(ws: Workspace) -> int:
+def next_round(ws: Workspace) -> int:
+    """The number a new generation round gets (one past the highest round in the catalog)."""
     with ws.session() as conn:
         return int(conn.execute("SELECT COALESCE(MAX(round), 0) FROM images").fetchone()[0]) + 1
 
@@ -195,7 +196,7 @@ def generate_round(
     parent_ids = _resolve_parents(ws, parents) if mode == "img2img" else []
     jobs = _jobs(prompt_ids, mode, per_prompt, parent_ids, settings.seed)
     if round is None:
-        round = _next_round(ws)
+        round = next_round(ws)
     else:
         done = _already_made(ws, round)
         jobs = [j for j in jobs if (j.prompt_id, j.parent_id, j.seed) not in done]

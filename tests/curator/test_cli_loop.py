@@ -49,7 +49,9 @@ def test_cli__sample_then_full_loop(
         "generate", ws, "--prompt", str(new_prompt), "--per-prompt", "2", "--model",
         str(tiny_model_dir), "--steps", "2", "--width", "32", "--height", "32",
     ]) == 0  # fmt: skip
-    assert "generated 2 image(s)" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "generated 2 image(s)" in said.out
+    assert "round 1 (if interrupted, add --round 1 to finish it)" in said.err
     assert main(["list", ws, "--round", "1", "--json"]) == 0
     generated = _json(capsys)
     assert [g["prompt_id"] for g in generated] == [new_prompt] * 2
