@@ -155,18 +155,17 @@ def _embed_images(ws: Workspace, progress: Progress | None, ray: str | bool | No
     if not todo:
         return 0
     batch_size = max(1, ws.config.embedding.batch_size)
-    if ray is None or ray is False:
+    if not ray:
         features = _local_features(ws, todo, batch_size)
     else:
         from curator.ray_embed import embed_on_ray
 
         paths = [(r["content_hash"], ws.store_dir / r["store_path"]) for r in todo]
-        address = ray if isinstance(ray, str) else None
-        device = ws.config.embedding.device
-        features = embed_on_ray(paths, model, device, batch_size, address)
-    done = 0
+        features = embed_on_ray(paths, model, ws.config.embedding.device, batch_size, ray)
+    done, array = 0, None
     for hashes, rows in features:
-        first = _array(ws, model, rows.shape[1], "image").append(rows)
+        array = array or _array(ws, model, rows.shape[1], "image")  # dim known from the first
+        first = array.append(rows)
         with ws.transaction() as conn:
             set_meta(conn, "encoder", model)
             conn.executemany(

@@ -113,12 +113,12 @@ def _already_made(ws: Workspace, round: int) -> set[tuple[int, int | None, int]]
 
 
 def pipeline_call(
-    prompt: Prompt, settings: GenerationConfig, seed: int, source: Image.Image | None
+    text: str, negative: str, settings: GenerationConfig, seed: int, source: Image.Image | None
 ) -> dict[str, Any]:
     """The diffusers pipeline's arguments for one image (``source``: img2img's start image)."""
     call: dict[str, Any] = {
-        "prompt": prompt.text,
-        "negative_prompt": prompt.negative or None,
+        "prompt": text,
+        "negative_prompt": negative or None,
         "num_inference_steps": settings.steps,
         "guidance_scale": settings.guidance,
         "generator": torch.Generator(device=settings.device).manual_seed(seed),
@@ -207,14 +207,13 @@ def generate_round(
             parent_rgb[parent_id] = load_rgb(image_path(ws, get_image(ws, parent_id)))
         return parent_rgb[parent_id]
 
-    if ray is None or ray is False:
+    if not ray:
         pipe = pipeline if pipeline is not None else load_pipeline(settings, mode=mode)
         outputs = _render_here(pipe, jobs, prompts, settings, parent_pixels, progress)
     else:
         from curator.ray_generate import render_on_ray
 
-        address = ray if isinstance(ray, str) else None
-        outputs = render_on_ray(ws, jobs, prompts, settings, mode, address)
+        outputs = render_on_ray(ws, jobs, prompts, settings, mode, ray)
     made: list[int] = []
     with ws.writer_lock():
         for count, (job, output) in enumerate(outputs, start=1):
@@ -241,7 +240,8 @@ def _render_here(
         source = None
         if job.parent_id is not None:
             source = img2img_source(parent_pixels(job.parent_id), settings)
-        call = pipeline_call(prompts[job.prompt_id], settings, job.seed, source)
+        prompt = prompts[job.prompt_id]
+        call = pipeline_call(prompt.text, prompt.negative, settings, job.seed, source)
         if progress is not None:  # per denoising step: a CPU image takes minutes
             steps = _denoising_steps(settings, source is not None)
             call["callback_on_step_end"] = _step_progress(progress, position, len(jobs), steps)

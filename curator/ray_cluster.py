@@ -15,17 +15,17 @@ import numpy as np
 from curator.errors import CuratorError
 
 
-def connect(address: str | None) -> None:
-    """Join the Ray cluster at ``address`` (``None``: ``RAY_ADDRESS``, else a local Ray); a
-    connection this process already has is reused."""
+def connect(ray: str | bool) -> None:
+    """Join the Ray cluster whose address is ``ray`` (``True``: ``RAY_ADDRESS``, else a local
+    Ray); a connection this process already has is reused."""
     try:
-        import ray
+        import ray as ray_module
     except ImportError:
         raise CuratorError(
             "--ray needs Ray Data: pip install 'ray[data]' (the same version on every node)"
         ) from None
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
+    if not ray_module.is_initialized():
+        ray_module.init(address=ray if isinstance(ray, str) else None, log_to_driver=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,15 @@ def actor_pool(device: str, work_items: int) -> ActorPool:
         "batch_format": "numpy",
     }
     return ActorPool("cuda" if gpus else device, options)
+
+
+def start_actor(device: str) -> None:
+    """In a new actor: one torch thread on a CPU (the pool has one actor per CPU; more threads
+    would oversubscribe)."""
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def raise_errors(batch: dict[str, np.ndarray], what: str) -> None:

@@ -14,19 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from curator.ray_cluster import actor_pool, connect, raise_errors
+from curator.ray_cluster import actor_pool, connect, raise_errors, start_actor
 
 
 class EncodeBatch:
     """A Ray Data actor: loads the encoder once, then embeds batches of stored image paths."""
 
     def __init__(self, encoder: str, device: str) -> None:
-        import torch
-
         from curator.encoders import load_encoder
 
-        if device == "cpu":
-            torch.set_num_threads(1)  # one actor per CPU: more threads would oversubscribe
+        start_actor(device)
         self.encoder = load_encoder(encoder, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -52,13 +49,13 @@ def embed_on_ray(
     encoder: str,
     device: str,
     batch_size: int,
-    address: str | None = None,
+    ray_cluster: str | bool = True,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """(content hashes, ``(n, D)`` features) of ``paths`` ((hash, image file) pairs), batch by
-    batch as the cluster finishes them (in no fixed order)."""
+    batch as the cluster finishes them (in no fixed order); ``ray_cluster`` as for ``connect``."""
     import ray
 
-    connect(address)
+    connect(ray_cluster)
     pool = actor_pool(device, max(1, len(paths) // batch_size))
     items = [{"content_hash": h, "path": str(p.resolve())} for h, p in paths]
     features = ray.data.from_items(items).map_batches(

@@ -18,7 +18,7 @@ from curator.catalog import get_image
 from curator.config import GenerationConfig
 from curator.generation import GenJob, img2img_source, load_pipeline, pipeline_call
 from curator.prompts import Prompt
-from curator.ray_cluster import actor_pool, connect, raise_errors
+from curator.ray_cluster import actor_pool, connect, raise_errors, start_actor
 from curator.store import image_path, load_rgb
 from curator.workspace import Workspace
 
@@ -27,11 +27,8 @@ class RenderBatch:
     """A Ray Data actor: loads the pipeline once, then renders batches of jobs."""
 
     def __init__(self, settings: dict, mode: str) -> None:
-        import torch
-
         self.settings = GenerationConfig(**settings)
-        if self.settings.device == "cpu":
-            torch.set_num_threads(1)  # one actor per CPU
+        start_actor(self.settings.device)
         self.pipe = load_pipeline(self.settings, mode=mode)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -44,8 +41,7 @@ class RenderBatch:
         ):
             try:
                 source = img2img_source(load_rgb(parent), self.settings) if parent else None
-                prompt = Prompt(0, str(text), str(negative), None, "", "")  # text is all it reads
-                call = pipeline_call(prompt, self.settings, int(seed), source)
+                call = pipeline_call(str(text), str(negative), self.settings, int(seed), source)
                 image = np.asarray(self.pipe(**call).images[0].convert("RGB"))
                 pixels.append(image)
                 errors.append("")
@@ -61,24 +57,25 @@ def render_on_ray(
     prompts: dict[int, Prompt],
     settings: GenerationConfig,
     mode: str,
-    address: str | None = None,
+    ray_cluster: str | bool = True,
 ) -> Iterator[tuple[GenJob, np.ndarray]]:
-    """(job, RGB pixels) per job, as the cluster finishes them (in no fixed order)."""
+    """(job, RGB pixels) per job, as the cluster finishes them (in no fixed order);
+    ``ray_cluster`` as for ``curator.ray_cluster.connect``."""
     import ray
 
     if not jobs:
         return
-    connect(address)
+    connect(ray_cluster)
     pool = actor_pool(settings.device, len(jobs))
+    parents = {job.parent_id for job in jobs if job.parent_id is not None}
+    parent_paths = {p: str(image_path(ws, get_image(ws, p)).resolve()) for p in parents}
     rows = [
         {
             "index": job.index,
             "text": prompts[job.prompt_id].text,
             "negative": prompts[job.prompt_id].negative,
             "seed": job.seed,
-            "parent_path": ""
-            if job.parent_id is None
-            else str(image_path(ws, get_image(ws, job.parent_id)).resolve()),
+            "parent_path": parent_paths.get(job.parent_id, ""),
         }
         for job in jobs
     ]

@@ -98,7 +98,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     # large images; the file count and the current file are in its text.
     bar = tqdm(total=sum(pixels), unit="px", unit_scale=True, disable=args.quiet, smoothing=0.1)
     counts = {WRITTEN: 0, SKIPPED: 0, FAILED: len(problems)}
-    todo = [plan for plan in plans if plan.dst is not None and not plan.skip]
+    todo = [plan for plan in plans if plan.writes]
     position = {id(plan): i for i, plan in enumerate(todo, start=1)}
     done_here = 0
 

@@ -78,8 +78,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def parse_box(text: str) -> tuple[int, int]:
     """``"2048x1536"`` → (2048, 1536) for ``--fit``; both sides must be positive."""
-    match = re.fullmatch(r"\s*(\d+)\s*[x,]\s*(\d+)\s*", text.lower())
-    box = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    try:
+        box = parse_size(text)  # the one WIDTHxHEIGHT pattern; a box also needs both sides
+    except UpscaleError:
+        box = (0, 0)
     if min(box) < 1:
         raise UpscaleError(f"invalid box {text!r} (use WIDTHxHEIGHT with both above 0)")
     return box
@@ -298,6 +300,11 @@ class OutputPlan(NamedTuple):
     dst: Path | None
     problem: str | None = None
     skip: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """Whether the batch writes this plan's output (neither skipped nor failed)."""
+        return self.dst is not None and not self.skip
 
 
 def plan_outputs(

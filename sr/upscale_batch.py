@@ -73,7 +73,7 @@ def planned_pixels(plans: list[OutputPlan], options: BatchOptions) -> list[int]:
     header or size is refused (its error is reported when the batch reaches it)."""
     pixels = []
     for plan in plans:
-        if plan.dst is None or plan.skip:
+        if not plan.writes:
             pixels.append(0)
             continue
         try:
@@ -106,7 +106,7 @@ def upscale_batch(
     the new one could not be written. With ``options.overlap`` the next file is decoded and each
     band is computed in worker threads while this one encodes (``progress`` comes from them).
     """
-    todo = [plan for plan in plans if plan.dst is not None and not plan.skip]
+    todo = [plan for plan in plans if plan.writes]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="upscale") as pool:
         decoded = (_decode(plan.src) for plan in todo)
         images = ahead(decoded, pool) if options.overlap else decoded
