@@ -17,6 +17,7 @@ from sr.cli_boundary import (
 )
 from sr.config_io import ConfigError
 from sr.options import int_option, positive_int
+from sr.precision import PRECISIONS
 from sr.training.config import MAX_SEED, load_config, with_overrides
 from sr.training.recipes import resolve_config
 
@@ -42,6 +43,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=positive_int, help="global batch size (over all processes, ≥ 1)"
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        help="maths of the training steps: bf16 autocast is about twice as fast on CPUs with "
+        "AVX512-BF16/AMX (weights, validation and checkpoints stay fp32)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -70,7 +77,13 @@ def run_train(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         config = load_config(resolve_config(args.config) if args.config else None)
-        config = with_overrides(config, max_steps=args.max_steps, seed=args.seed, init=args.init)
+        config = with_overrides(
+            config,
+            max_steps=args.max_steps,
+            seed=args.seed,
+            init=args.init,
+            precision=args.precision,
+        )
         if args.batch_size is not None:
             config = replace(config, optim=replace(config.optim, batch_size=args.batch_size))
         train(

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from sr.atomic import atomic_path
 from sr.models.liif import LIIF, LIIFConfig
 from sr.models.registry import build_model
+from sr.precision import DEFAULT_PRECISION, precision_dtype
 from sr.run_layout import BEST, CHECKPOINTS, LAST, trained_checkpoint
 from sr.user_cache import cache_dir
 
@@ -167,8 +168,14 @@ def resolve_weights(spec: str | Path) -> Path:
     return path
 
 
-def load_model(spec: str | Path = "official", device: str | torch.device = "cpu") -> LIIF:
-    """Build a LIIF model from weights named by ``spec`` (see ``resolve_weights``), in eval mode."""
+def load_model(
+    spec: str | Path = "official",
+    device: str | torch.device = "cpu",
+    precision: str = DEFAULT_PRECISION,
+) -> LIIF:
+    """Build a LIIF model from weights named by ``spec`` (see ``resolve_weights``), in eval mode,
+    on ``device`` in ``precision`` (``sr.precision``; PrecisionError if the device cannot)."""
+    dtype = precision_dtype(precision, device)  # before reading: a refusal costs no load
     path = resolve_weights(spec)
     try:
         with safe_open(str(path), framework="pt") as fh:
@@ -179,4 +186,4 @@ def load_model(spec: str | Path = "official", device: str | torch.device = "cpu"
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
         # SafetensorError: a truncated or corrupt file (it derives from Exception only).
         raise WeightsError(f"{path}: cannot load LIIF weights ({exc})") from exc
-    return model.to(device).eval()
+    return model.to(device=device, dtype=dtype).eval()

@@ -106,12 +106,18 @@ class Scratch:
     def __init__(self) -> None:
         self._flat: dict[str, torch.Tensor] = {}
 
-    def take(self, name: str, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    def take(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
         """A tensor of ``shape`` (uninitialised) backed by the buffer ``name``."""
         size = math.prod(shape)
         buf = self._flat.get(name)
-        if buf is None or buf.numel() < size or buf.device != device:
-            buf = torch.empty(size, device=device)
+        if buf is None or buf.numel() < size or buf.device != device or buf.dtype != dtype:
+            buf = torch.empty(size, device=device, dtype=dtype)
             self._flat[name] = buf
         return buf[:size].view(shape)
 
@@ -164,6 +170,11 @@ class LIIF(nn.Module):
         self.imnet = MLP(in_dim, 3, cfg.hidden_list)
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The weights' float type: fp32, or bf16/fp16 for reduced-precision inference."""
+        return self.imnet.linears[0].weight.dtype
+
+    @property
     def halo(self) -> int:
         """Input pixels around a code that its first-layer table entry depends on."""
         return self.encoder.receptive_radius + (1 if self.config.feat_unfold else 0)
@@ -172,9 +183,10 @@ class LIIF(nn.Module):
         """Latent codes ``(B, C, h, w)`` of images ``(B, 3, h, w)`` in [0, 1].
 
         The codes come back channels-last: oneDNN's convolutions are faster in that layout, and it
-        lets ``latent_table`` hand out per-code rows without a copy.
+        lets ``latent_table`` hand out per-code rows without a copy. They are in the weights'
+        dtype (``sr.precision``: bf16/fp16 weights run the encoder in that type).
         """
-        x = ((img - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
+        x = ((img - 0.5) / 0.5).to(self.dtype).contiguous(memory_format=torch.channels_last)
         return self.encoder(x)
 
     def latent_table(self, feat: torch.Tensor) -> torch.Tensor:
@@ -227,8 +239,9 @@ class LIIF(nn.Module):
             size = torch.tensor([h, w], dtype=coord.dtype, device=coord.device)
             extra = torch.cat([rel, (cell * size).expand_as(rel)], dim=-1)
         h1 = table.index_select(0, torch.stack(index).reshape(-1))
-        h1 = torch.addmm(h1, extra.reshape(-1, extra.shape[-1]), self.first_layer_extra().t())
-        preds = self.finish_mlp(h1).view(rel.shape[0], batch, n_query, 3)
+        extra = extra.reshape(-1, extra.shape[-1]).to(h1.dtype)
+        h1 = torch.addmm(h1, extra, self.first_layer_extra().t())
+        preds = self.finish_mlp(h1).float().view(rel.shape[0], batch, n_query, 3)
         area = torch.abs(rel[..., 0] * rel[..., 1]) + AREA_EPS  # (S, B, N)
         return blend(preds, area) * 0.5 + 0.5
 
@@ -261,7 +274,9 @@ class LIIF(nn.Module):
     ) -> torch.Tensor:
         """``query_grid`` from precomputed per-axis codes (so a caller can slice them per block)."""
         cfg = self.config
-        w_extra = self.first_layer_extra()
+        # The coordinate and cell terms are computed in fp32 whatever the weights' type, and
+        # rounded once when added to the table rows: the relative coordinate needs the precision.
+        w_extra = self.first_layer_extra().float()
         w_coord = w_extra[:, :2]
         h, w = grid.full_size
         crop_w = grid.crop_size[1]
@@ -273,7 +288,9 @@ class LIIF(nn.Module):
             row_bias = w_cell @ rel_cell
         shifts = ensemble_shifts(cfg.local_ensemble)
         width = w_extra.shape[0]
-        hidden = scratch.take("first", (len(shifts), n_rows * n_cols, width), w_coord.device)
+        hidden = scratch.take(
+            "first", (len(shifts), n_rows * n_cols, width), w_coord.device, grid.table.dtype
+        )
         areas = []
         for k, (vy, vx) in enumerate(shifts):
             iy, rel_y = rows.index[vy], rows.rel[vy]
@@ -284,7 +301,7 @@ class LIIF(nn.Module):
             h1 += (rel_y.unsqueeze(1) * w_coord[:, 0] + row_bias).unsqueeze(1)
             h1 += (rel_x.unsqueeze(1) * w_coord[:, 1]).unsqueeze(0)
             areas.append(torch.abs(rel_y.unsqueeze(1) * rel_x.unsqueeze(0)).view(-1) + AREA_EPS)
-        preds = self.finish_mlp(hidden, scratch)  # (S, R*C, 3)
+        preds = self.finish_mlp(hidden, scratch).float()  # (S, R*C, 3)
         rgb = blend(preds, torch.stack(areas)) * 0.5 + 0.5
         return rgb.view(n_rows, n_cols, 3)
 
@@ -301,7 +318,8 @@ class LIIF(nn.Module):
         for i, layer in enumerate(linears[1:-1]):
             out = None
             if scratch is not None:
-                out = scratch.take(f"hidden{i % 2}", (x.shape[0], layer.weight.shape[0]), x.device)
+                shape = (x.shape[0], layer.weight.shape[0])
+                out = scratch.take(f"hidden{i % 2}", shape, x.device, x.dtype)
             x = torch.relu_(torch.addmm(layer.bias, x, layer.weight.t(), out=out))
         last = linears[-1]
         return torch.addmm(last.bias, x, last.weight.t()).view(*lead, -1)

@@ -17,6 +17,7 @@ import yaml
 
 from sr.config_io import ConfigError, check_ranges, from_dict, read_mapping, to_dict
 from sr.models.liif import LIIFConfig
+from sr.precision import DEFAULT_PRECISION, PRECISIONS
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
 
@@ -200,6 +201,9 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None  # None: the paper's epochs
     fast_step: bool = True  # per-code first decoder layer; False: the literal paper step
+    # training steps' maths (sr.precision): bf16 autocast is ~2x faster on CPUs with AVX512-BF16;
+    # the weights, optimizer, validation and saved checkpoints stay fp32
+    precision: str = DEFAULT_PRECISION
     checkpoint_every: int = 1000
     keep_last: int = 3
     log_every: int = 10
@@ -213,6 +217,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
             raise ConfigError(f"init: expected 'official' or 'none', got {self.init!r}")
+        if self.precision not in PRECISIONS:
+            names = ", ".join(PRECISIONS)
+            raise ConfigError(f"precision: expected one of {names}, got {self.precision!r}")
         check_ranges(
             self,
             {

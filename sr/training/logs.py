@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sr.atomic import atomic_path
 from sr.cli_boundary import display_path
+from sr.precision import DEFAULT_PRECISION
 from sr.training.config import TrainConfig
 from sr.training.schedule import describe_schedule
 
@@ -27,6 +28,8 @@ def recipe_line(
     else:
         parts.append("EMA off")
     parts.append("encoder frozen (decoder trained)" if config.freeze_encoder else "encoder trained")
+    if config.precision != DEFAULT_PRECISION:
+        parts.append(f"{config.precision} autocast (fp32 weights, validation and checkpoints)")
     if config.merges:
         alpha, encoder = config.merge_with_init, config.merge_encoder_with_init
         if encoder is None or encoder == alpha:

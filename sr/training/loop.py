@@ -20,6 +20,7 @@ from sr.atomic import write_atomic
 from sr.cli_boundary import display_path
 from sr.lineage import read_export_lineage
 from sr.models.liif import LIIF, LIIFConfig
+from sr.precision import autocast, precision_dtype
 from sr.run_layout import CONFIG_FILE, CURVES, RUN_FILE, TRAIN_LOG, VAL_LOG
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.batch_plan import BatchPlanner, StepBatches
@@ -122,6 +123,7 @@ class Trainer:
         self.run, self.info, self.show_progress = Path(run), info, show_progress
         self.config = self._prepare_run(config, Path(data) if data else None, resume)
         cfg = self.config
+        precision_dtype(cfg.precision, info.device)  # refused here, before any data is read
         split = split_images(self.data, cfg.data.val_fraction, warn=_note)
         self.train_images = load_images(split.train, cfg.min_image_side(), warn=_note)
         if not self.train_images:
@@ -369,7 +371,8 @@ class Trainer:
     def _train_step(self, forward: torch.nn.Module, batch: dict[str, torch.Tensor]) -> StepResult:
         """One optimizer step on ``batch`` (this process's share of the global batch)."""
         cfg, info = self.config, self.info
-        pred = forward(batch["inp"], batch["coord"], batch["cell"])
+        with autocast(cfg.precision, info.device):
+            pred = forward(batch["inp"], batch["coord"], batch["cell"])
         losses = per_sample_l1(pred, batch["gt"])
         heavy = batch["heavy"]
         basic = losses.detach()[~heavy]
