@@ -21,8 +21,8 @@ from curator.store import image_path, load_rgb
 from curator.workspace import Workspace, init_workspace
 from sr.atomic import write_atomic
 from sr.image_files import ImageData
+from sr.image_formats import READ_SUFFIXES
 
-SAMPLE_EXTENSIONS = {".png", ".jpg", ".tif"}
 SAMPLE_PROMPTS = ("a photo of a cat", "a rocket on the launch pad at dusk")
 Progress = Callable[[int, int], None]
 
@@ -32,7 +32,7 @@ def skimage_pictures() -> list[Path]:
     import skimage.data
 
     folder = Path(skimage.data.__file__).parent
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAMPLE_EXTENSIONS)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_SUFFIXES)
 
 
 def _add_augmented(ws: Workspace, parent_id: int, how: str) -> int:

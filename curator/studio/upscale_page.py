@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from curator.studio.models import cached_model, model_label, pick_model
+from curator.studio.models import cached_model, model_label, pick_model, pick_precision
 from curator.studio.progress import JobProgress
 from curator.studio.state import open_current, workspace_root
 from sr.image_files import ImageData, ImageFileError, eight_bit_rgb, image_size, read_image
@@ -85,13 +85,13 @@ def bicubic(image: ImageData, out_hw: tuple[int, int]) -> np.ndarray:
     return np.asarray(pil.resize((out_hw[1], out_hw[0]), Image.BICUBIC))
 
 
-def run_upscale(src: Path, target: Target, spec: str) -> dict:
+def run_upscale(src: Path, target: Target, spec: str, precision: str = "fp32") -> dict:
     """Upscale ``src`` with the model ``spec`` as ``sr upscale`` does (``write_upscaled``, the
     work of ``upscale_file`` after its decode); the result is encoded in the input's format (PNG
     when that format cannot be written)."""
     image = read_image(src)  # decoded once: sizes, notes, bicubic and the upscale all use it
     out_hw = output_size(image.size, target)
-    model = cached_model(spec)
+    model = cached_model(spec, precision)
     label = f"Upscaling to {out_hw[1]}×{out_hw[0]}"
     job = JobProgress(label, "upscale", "Upscale cancelled; nothing was written.")
     done = [0]
@@ -116,7 +116,7 @@ def run_upscale(src: Path, target: Target, spec: str) -> dict:
         "format": fmt,
         "in_hw": image.size,
         "out_hw": out_hw,
-        "model": model_label(spec),
+        "model": model_label(spec) + ("" if precision == "fp32" else f", {precision}"),
         "liif": preview(result),
         "bicubic": bicubic(image, out_hw),
         "notes": upscale_notes(Path(src.name), image, fmt),  # named without the upload's temp dir
@@ -167,12 +167,13 @@ def render() -> None:
         src = _source_file(Path(tmp))
         target = _target()
         spec = pick_model("upscale_model")
+        precision = pick_precision("upscale_precision")
         confirmed = src is not None and target is not None and _confirm_size(src, target)
         if st.button("Upscale", type="primary", key="upscale_run", disabled=not confirmed):
             if not spec:
                 st.error("Choose a model: `official`, a run folder or a .safetensors file.")
             else:
                 st.session_state["upscale_result"] = None
-                st.session_state["upscale_result"] = run_upscale(src, target, spec)
+                st.session_state["upscale_result"] = run_upscale(src, target, spec, precision)
     if st.session_state.get("upscale_result"):
         show_result(st.session_state["upscale_result"])

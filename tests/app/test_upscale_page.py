@@ -182,3 +182,26 @@ def test_upscale_page__very_large_output_waits_for_a_tick(tmp_path, tiny_weights
     assert not at.exception and at.session_state["upscale_result"]["out_hw"] == (35, 50)
     at.text_input(key="upscale_scale").input("3").run()  # a new size asks again
     assert "60×42" in at.warning[0].value and at.button(key="upscale_run").disabled
+
+
+def test_upscale_page__bf16_matches_the_cli_in_bf16(tmp_path, tiny_weights, monkeypatch):
+    # The choice shows only where the CPU runs bf16 fast; let it show on any CPU.
+    monkeypatch.setattr("curator.studio.models.cpu_has_bf16", lambda: True)
+    monkeypatch.setattr("sr.precision.cpu_has_bf16", lambda: True)
+    src = noise_image(tmp_path / "in.png", (20, 14))
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="upscale_path").input(str(src))
+    at.text_input(key="upscale_scale").input("3")
+    at.radio(key="upscale_precision").set_value("bf16")
+    _with_custom_weights(at, tiny_weights).run()
+    at.button(key="upscale_run").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["upscale_result"]
+    assert result["model"].endswith(", bf16")
+    model = load_model(tiny_weights, precision="bf16")
+    assert upscale_file(model, src, tmp_path / "cli.png", Target(scale=(3.0, 3.0))) == []
+    got = np.asarray(Image.open(io.BytesIO(result["data"])))
+    np.testing.assert_array_equal(got, read_image(tmp_path / "cli.png").pixels)
+    fp32 = tmp_path / "fp32.png"
+    upscale_file(load_model(tiny_weights), src, fp32, Target(scale=(3.0, 3.0)))
+    assert not np.array_equal(got, read_image(fp32).pixels)  # bf16 really ran
