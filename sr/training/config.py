@@ -160,11 +160,12 @@ class DualAugConfig:
 
 @dataclass(frozen=True)
 class ValConfig:
-    """Validation PSNR (Y channel, shave = scale) on centre crops of the val split."""
+    """Validation PSNR (Y channel, shave = scale) on crops of the val split (the centre or, where
+    that has less detail, a window at a corner or edge: ``sr.training.validate``)."""
 
     every: int = 1000
     scales: tuple[float, ...] = (2.0, 3.0, 4.0, 6.0)
-    crop: int = 240  # HR centre crop side; a multiple of 12 keeps x2, x3, x4, x6 exact
+    crop: int = 240  # HR crop side; a multiple of 12 keeps x2, x3, x4, x6 exact
     max_images: int = 10
     benchmark: str | None = None  # optional EDSR-layout set, evaluated at the same scales
     at_start: bool = True  # validate before the first step (the "before" numbers)

@@ -42,7 +42,7 @@ from sr.training.patch_dataset import PatchDataset, collate
 from sr.training.schedule import make_scheduler
 from sr.training.skimage_pictures import REPLAY_BUILTIN, replay_folder
 from sr.training.step import TrainForward, per_sample_l1
-from sr.training.validate import centre_crops, validate_benchmark, validate_images
+from sr.training.validate import validate_benchmark, validate_images, validation_crops
 from sr.weights import WeightsError, resolve_weights
 
 TRAIN_COLUMNS = ["step", "epoch", "lr", "loss", "patches_per_s", "rejected_fraction"]
@@ -128,11 +128,14 @@ class Trainer:
         self.train_images = load_images(split.train, cfg.min_image_side(), warn=_note)
         if not self.train_images:
             raise TrainError(f"{display_path(self.data)}: no usable training images")
-        val_images = []
+        val_images: dict[str, torch.Tensor] = {}
         if info.is_main and split.val:
-            val_paths = spread(split.val, cfg.val.max_images)
-            val_images = load_images(val_paths, 2 * round(max(cfg.val.scales)), warn=_note)
-        self.val_hr = centre_crops(val_images, cfg.val.crop)  # domain images only, never replay
+            min_side = 2 * round(max(cfg.val.scales))
+            for path in spread(split.val, cfg.val.max_images):
+                for image in load_images([path], min_side, warn=_note):
+                    val_images[display_path(path)] = image
+        # domain images only, never replay
+        self.val_hr = validation_crops(val_images, cfg.val.crop, note=_note)
         self.replay_images = _load_replay(cfg)
         self.planner = BatchPlanner(
             cfg, len(self.train_images), info.world_size, len(self.replay_images)

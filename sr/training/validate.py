@@ -1,7 +1,8 @@
-"""Validation PSNR during training: centre crops of the val split, and an optional benchmark set."""
+"""Validation PSNR during training: crops of the val split, and an optional benchmark set."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -13,14 +14,37 @@ from sr.metrics import psnr
 from sr.models.liif import LIIF
 
 
-def centre_crops(images: list[torch.Tensor], crop: int) -> list[torch.Tensor]:
-    """Float ``(3, h, w)`` centre crops of at most ``crop`` x ``crop`` from uint8 images."""
+def _detail(img: torch.Tensor) -> float:
+    """Mean absolute difference between neighbouring pixels (all channels) of a uint8 crop."""
+    x = img.float()
+    return float((x[:, 1:] - x[:, :-1]).abs().mean() + (x[:, :, 1:] - x[:, :, :-1]).abs().mean())
+
+
+def validation_crops(
+    images: dict[str, torch.Tensor], crop: int, note: Callable[[str], None] | None = None
+) -> list[torch.Tensor]:
+    """Float ``(3, h, w)`` crops of at most ``crop`` x ``crop`` from uint8 images (by name): of
+    the centre window and the eight windows at the image's corners and edge midpoints, the one
+    with the most detail (the centre on ties).
+
+    Why not simply the centre: clip art, icons and diagrams often have an empty centre, and a
+    crop without detail says nothing about upscaling while its PSNR (60-100 dB, as near-zero
+    errors go) swings by 10 dB between two checkpoints and drowns the mean of the others. An
+    image without any detail is left out (with a ``note``).
+    """
     out = []
-    for img in images:
+    for name, img in images.items():
         h, w = img.shape[-2:]
         ch, cw = min(h, crop), min(w, crop)
-        top, left = (h - ch) // 2, (w - cw) // 2
-        out.append(img[:, top : top + ch, left : left + cw].float() / 255.0)
+        tops = dict.fromkeys(((h - ch) // 2, 0, h - ch))  # centre first, duplicates dropped
+        lefts = dict.fromkeys(((w - cw) // 2, 0, w - cw))
+        windows = [img[:, t : t + ch, x : x + cw] for t in tops for x in lefts]
+        best = max(windows, key=_detail)  # max keeps the first (the centre) on ties
+        if _detail(best) == 0:
+            if note is not None:
+                note(f"{name}: not validated on (one flat colour)")
+            continue
+        out.append(best.float() / 255.0)
     return out
 
 
