@@ -17,6 +17,7 @@ import torch
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_PRECISION = "fp32"
+AUTO = "auto"  # training only: bf16 where the device runs it fast, else fp32
 
 
 class PrecisionError(ValueError):
@@ -48,6 +49,17 @@ def precision_dtype(name: str, device: str | torch.device = "cpu") -> torch.dtyp
     if name == "fp16" and kind != "cuda":
         raise PrecisionError(f"precision fp16: only on CUDA devices (this is {kind}); use bf16")
     return PRECISIONS[name]
+
+
+def resolve_precision(name: str, device: str | torch.device) -> str:
+    """``auto`` → ``bf16`` where ``device`` runs bf16 fast, else ``fp32``; other names as given."""
+    if name != AUTO:
+        return name
+    try:
+        precision_dtype("bf16", device)
+    except PrecisionError:
+        return DEFAULT_PRECISION
+    return "bf16"
 
 
 def autocast(name: str, device: str | torch.device) -> contextlib.AbstractContextManager:

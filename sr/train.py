@@ -17,7 +17,7 @@ from sr.cli_boundary import (
 )
 from sr.config_io import ConfigError
 from sr.options import int_option, positive_int
-from sr.precision import PRECISIONS
+from sr.precision import AUTO, PRECISIONS
 from sr.training.config import MAX_SEED, load_config, with_overrides
 from sr.training.recipes import resolve_config
 
@@ -45,9 +45,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument(
         "--precision",
-        choices=list(PRECISIONS),
+        choices=[*PRECISIONS, AUTO],
         help="maths of the training steps: bf16 autocast is about twice as fast on CPUs with "
-        "AVX512-BF16/AMX (weights, validation and checkpoints stay fp32)",
+        "AVX512-BF16/AMX (weights, validation and checkpoints stay fp32); auto: bf16 where the "
+        "device runs it fast, else fp32",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -17,7 +17,7 @@ import yaml
 
 from sr.config_io import ConfigError, check_ranges, from_dict, read_mapping, to_dict
 from sr.models.liif import LIIFConfig
-from sr.precision import DEFAULT_PRECISION, PRECISIONS
+from sr.precision import AUTO, DEFAULT_PRECISION, PRECISIONS
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
 
@@ -203,7 +203,8 @@ class TrainConfig:
     max_steps: int | None = None  # None: the paper's epochs
     fast_step: bool = True  # per-code first decoder layer; False: the literal paper step
     # training steps' maths (sr.precision): bf16 autocast is ~2x faster on CPUs with AVX512-BF16;
-    # the weights, optimizer, validation and saved checkpoints stay fp32
+    # the weights, optimizer, validation and saved checkpoints stay fp32. "auto": bf16 where the
+    # device runs it fast, else fp32 (a new run saves the one it chose in config.yaml)
     precision: str = DEFAULT_PRECISION
     checkpoint_every: int = 1000
     keep_last: int = 3
@@ -218,8 +219,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
             raise ConfigError(f"init: expected 'official' or 'none', got {self.init!r}")
-        if self.precision not in PRECISIONS:
-            names = ", ".join(PRECISIONS)
+        if self.precision not in (*PRECISIONS, AUTO):
+            names = ", ".join((*PRECISIONS, AUTO))
             raise ConfigError(f"precision: expected one of {names}, got {self.precision!r}")
         check_ranges(
             self,

@@ -20,7 +20,7 @@ from sr.atomic import write_atomic
 from sr.cli_boundary import display_path
 from sr.lineage import read_export_lineage
 from sr.models.liif import LIIF, LIIFConfig
-from sr.precision import autocast, precision_dtype
+from sr.precision import autocast, precision_dtype, resolve_precision
 from sr.run_layout import CONFIG_FILE, CURVES, RUN_FILE, TRAIN_LOG, VAL_LOG
 from sr.training.augment import HeavyAugment, LossStatistics, heavy_weights
 from sr.training.batch_plan import BatchPlanner, StepBatches
@@ -123,7 +123,6 @@ class Trainer:
         self.run, self.info, self.show_progress = Path(run), info, show_progress
         self.config = self._prepare_run(config, Path(data) if data else None, resume)
         cfg = self.config
-        precision_dtype(cfg.precision, info.device)  # refused here, before any data is read
         split = split_images(self.data, cfg.data.val_fraction, warn=_note)
         self.train_images = load_images(split.train, cfg.min_image_side(), warn=_note)
         if not self.train_images:
@@ -209,6 +208,11 @@ class Trainer:
                     config, data=replace(config.data, replay=str(Path(replay).resolve()))
                 )
             self._data = data
+            # saved as chosen here, so the run says what it trained with (and resumes with it)
+            config = replace(
+                config, precision=resolve_precision(config.precision, self.info.device)
+            )
+        precision_dtype(config.precision, self.info.device)  # refused before anything is written
         if self.info.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
             write_atomic(self.run / CONFIG_FILE, dump_config(config).encode())

@@ -16,7 +16,7 @@ from sr.coords import make_cell, make_coord
 from sr.inference import upscale_tensor
 from sr.models.liif_reference import reference_batched_predict
 from sr.precision import PrecisionError, autocast, precision_dtype
-from sr.training.config import TrainConfig
+from sr.training.config import TrainConfig, load_config
 from sr.training.logs import CsvLog
 from sr.training.loop import Trainer
 from sr.training.step import TrainForward, per_sample_l1
@@ -154,3 +154,23 @@ def test_trainer__bf16_runs_keeps_fp32_weights_and_checks_the_name(tmp_path, bf1
     assert "bf16 autocast" in capsys.readouterr().out  # the recipe line says so
     with pytest.raises(ConfigError, match="precision: expected one of fp32, bf16, fp16"):
         TrainConfig(precision="fp64")
+
+
+@pytest.mark.parametrize("fast_bf16, chosen", [(True, "bf16"), (False, "fp32")])
+def test_trainer__auto_picks_bf16_where_it_is_fast_and_saves_the_choice(
+    tmp_path, monkeypatch, fast_bf16, chosen
+):
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: fast_bf16)
+    data = make_image_folder(tmp_path / "data", n=6)
+    cfg = tiny_train_config(max_steps=1, precision="auto")
+    trainer = Trainer(cfg, data, tmp_path / "run", CPU, show_progress=False)
+    assert trainer.config.precision == chosen
+    assert load_config(tmp_path / "run" / "config.yaml").precision == chosen
+
+
+def test_trainer__bf16_refused_before_the_run_folder_is_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    data = make_image_folder(tmp_path / "data", n=6)
+    with pytest.raises(PrecisionError, match="neither AVX512-BF16 nor AMX"):
+        Trainer(tiny_train_config(precision="bf16"), data, tmp_path / "run", CPU)
+    assert not (tmp_path / "run").exists()
