@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sr`` console script; exit codes as in ``sr.cli_boundary``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if hasattr(args, "precision"):  # refused before any file is read or model loaded
+    if args.command in ("upscale", "eval"):  # refused before any file is read or model loaded
         try:
             precision_dtype(args.precision, args.device)
         except PrecisionError as exc:

@@ -16,7 +16,7 @@ from sr.coords import make_cell, make_coord
 from sr.inference import upscale_tensor
 from sr.models.liif_reference import reference_batched_predict
 from sr.precision import PrecisionError, autocast, precision_dtype
-from sr.training.config import TrainConfig, load_config
+from sr.training.config import TrainConfig, dump_config, load_config
 from sr.training.logs import CsvLog
 from sr.training.loop import Trainer
 from sr.training.step import TrainForward, per_sample_l1
@@ -174,3 +174,14 @@ def test_trainer__bf16_refused_before_the_run_folder_is_made(tmp_path, monkeypat
     with pytest.raises(PrecisionError, match="neither AVX512-BF16 nor AMX"):
         Trainer(tiny_train_config(precision="bf16"), data, tmp_path / "run", CPU)
     assert not (tmp_path / "run").exists()
+
+
+def test_sr_cli_train__runs_through_the_top_level_command_with_and_without_precision(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=6)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(dump_config(tiny_train_config(max_steps=1)))
+    for name, extra in (("default", []), ("auto", ["--precision", "auto"])):
+        run = tmp_path / name
+        args = ["train", "--data", str(data), "--out", str(run), "--config", str(config)]
+        assert main([*args, *extra, "--quiet"]) == 0
+        assert (run / "checkpoints" / "last.safetensors").is_file()
