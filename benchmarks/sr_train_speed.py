@@ -121,10 +121,8 @@ def main() -> None:
         )
     drift = max(abs(a - b) for a, b in zip(results["fast"]["losses"], base["losses"], strict=True))
     print(f"largest loss difference fast vs straightforward over the steps: {drift:.2e}")
-    if "fast-bf16" in results:
-        pairs = zip(results["fast-bf16"]["losses"], base["losses"], strict=True)
-        drift = max(abs(a - b) / b for a, b in pairs)
-        print(f"largest relative loss difference bf16 vs fp32 over the steps: {drift:.2e}")
+    # (bf16's effect on what training reaches is measured on a real fine-tune, docs/training.md:
+    # on random targets the loss barely notices the rounding.)
 
 
 if __name__ == "__main__":
