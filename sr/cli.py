@@ -28,7 +28,6 @@ from sr.precision import (
     PRECISIONS,
     PrecisionError,
     precision_dtype,
-    precision_option,
 )
 from sr.safe_paths import UnsafeTargetError
 from sr.upscale import (
@@ -245,8 +244,7 @@ def _add_model_options(parser: argparse.ArgumentParser, several: bool = False) -
     parser.add_argument(
         "--precision",
         default=DEFAULT_PRECISION,
-        type=precision_option,
-        metavar="{" + ",".join(PRECISIONS) + "}",
+        choices=list(PRECISIONS),
         help="fp32 (exact, default); bf16 on CPUs with AVX512-BF16/AMX and on GPUs, fp16 on "
         "GPUs: about twice as fast, within 0.02 dB (benchmarks/sr_precision.py)",
     )

@@ -10,7 +10,6 @@ fast is refused with one line instead of silently running an emulation several t
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 
 import torch
@@ -68,11 +67,3 @@ def autocast(name: str, device: str | torch.device) -> contextlib.AbstractContex
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=dtype)
-
-
-def precision_option(name: str) -> str:
-    """An argparse type: a known precision name (whether the device runs it is checked once the
-    device is known: ``precision_dtype``)."""
-    if name not in PRECISIONS:
-        raise argparse.ArgumentTypeError(f"use one of {', '.join(PRECISIONS)}")
-    return name

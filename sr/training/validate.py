@@ -39,8 +39,9 @@ def validation_crops(
         tops = dict.fromkeys(((h - ch) // 2, 0, h - ch))  # centre first, duplicates dropped
         lefts = dict.fromkeys(((w - cw) // 2, 0, w - cw))
         windows = [img[:, t : t + ch, x : x + cw] for t in tops for x in lefts]
-        best = max(windows, key=_detail)  # max keeps the first (the centre) on ties
-        if _detail(best) == 0:
+        # scored once each; max keeps the first (the centre) on ties
+        detail, best = max(((_detail(w), w) for w in windows), key=lambda scored: scored[0])
+        if detail == 0:
             if note is not None:
                 note(f"{name}: not validated on (one flat colour)")
             continue
