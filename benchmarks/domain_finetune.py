@@ -13,14 +13,18 @@
    label of *those* images only. Prints precision/recall against the labels.
 3. Trains two models with the same recipe, seed and steps (`configs/finetune-domain.yaml`):
    on the dirty pool and on the curated export; validation is the same held-out renders.
-4. Prints Y-PSNR of official / dirty / curated on the held-out clip art at ×2/×3/×4/×6 and on
-   Set5/Set14 ×4, and writes ``results.json`` and a crop picture into the work folder.
+   ``--seeds 0 1 2`` trains both once per training seed (same pools and curation), so the
+   spread between runs can be told from the difference between the pools.
+4. Prints Y-PSNR of official / dirty / curated (the mean over seeds) on the held-out clip art at
+   ×2/×3/×4/×6 and on Set5/Set14 ×4, the curated − dirty difference per seed with its standard
+   error over test images, and writes ``results.json`` into the work folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -146,7 +150,10 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=16, help="held-out test renders")
     parser.add_argument("--val", type=int, default=20, help="validation renders")
     parser.add_argument("--clean", type=int, default=300, help="clean images in the pool")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the dirty pool")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="training seeds (default: --seed); each trains both"
+    )
     parser.add_argument(
         "--benchmarks", type=Path, default=None, help="benchmark sets (default: $SR_BENCHMARKS)"
     )
@@ -178,12 +185,15 @@ def main() -> None:
         "dirty": training_folder(work / "train-dirty", pool, data["val"]),
         "curated": training_folder(work / "train-curated", curated_train, data["val"]),
     }
-    minutes = {}
-    for name, folder in folders.items():
-        minutes[name] = train(work / f"run-{name}", folder, args.config, args.steps, args.seed)
-        print(f"trained {name} on {len(list((folder / 'train').iterdir())) - 1} images "
-              f"in {minutes[name]:.1f} min", flush=True)  # fmt: skip
-    models = {"official": "official", **{n: work / f"run-{n}" for n in folders}}
+    seeds = args.seeds or [args.seed]
+    minutes, models = {}, {"official": "official"}
+    for seed in seeds:
+        for name, folder in folders.items():
+            run_name = name if seed == seeds[0] == args.seed else f"{name}-seed{seed}"
+            models[run_name] = work / f"run-{run_name}"
+            minutes[run_name] = train(models[run_name], folder, args.config, args.steps, seed)
+            print(f"trained {run_name} on {len(list((folder / 'train').iterdir())) - 1} images "
+                  f"in {minutes[run_name]:.1f} min", flush=True)  # fmt: skip
     test_dir = work / f"test-{len(data['test'])}"  # exactly the renders evaluated
     test_dir.mkdir(exist_ok=True)
     for path in data["test"]:
@@ -196,30 +206,57 @@ def main() -> None:
     }
     (work / "results.json").write_text(json.dumps({**partial, "curation": quality}, indent=2))
     generic = evaluate(models, sets, [4]) if sets else {name: {} for name in models}
-    table: dict[str, dict[str, float]] = {}
+    runs: dict[str, dict[str, float]] = {}
     for name in models:
         row = {f"clip art x{s}": clip_art[name][(test_dir.name, float(s))]["psnr"] for s in SCALES}
         row.update({f"{b.name} x4": generic[name][(b.name, 4.0)]["psnr"] for b in sets})
-        table[name] = row
+        runs[name] = row
+    pairs = [(n, n.replace("dirty", "curated")) for n in models if n.startswith("dirty")]
+    table = {  # each pool's mean over the training seeds
+        "official": runs["official"],
+        **{
+            pool: {c: statistics.fmean(runs[p[i]][c] for p in pairs) for c in columns}
+            for i, pool in enumerate(("dirty", "curated"))
+        },
+    }
     print()
     print("| model | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |")
+    if len(pairs) > 1:
+        print(f"(dirty and curated: the mean of {len(pairs)} training seeds {seeds})")
     for name in ("dirty", "curated"):
         gains = " ".join(f"{c}: {table[name][c] - table['official'][c]:+.3f}" for c in columns)
         print(f"{name} − official: {gains}")
-    diff = table["curated"]["clip art x4"] - table["dirty"]["clip art x4"]
-    print(f"curated − dirty at clip art x4: {diff:+.3f} dB")
-    # a mean can hide one outlier: how many test images each comparison wins at x4
+    # a mean can hide one outlier, and one run can be lucky: per seed, the difference with its
+    # standard error over the test images, and how many images each comparison wins at x4
     per_image = {n: clip_art[n][(test_dir.name, 4.0)]["per_image"] for n in models}
-    for a, b in (("curated", "official"), ("curated", "dirty"), ("dirty", "official")):
-        wins = sum(per_image[a][k] > per_image[b][k] for k in per_image[a])
-        print(f"{a} beats {b} at clip art x4 on {wins} of {len(per_image[a])} test images")
+    gaps = []
+    for dirty, curated in pairs:
+        diffs = [per_image[curated][k] - per_image[dirty][k] for k in per_image[curated]]
+        gaps.append(statistics.fmean(diffs))
+        wins = sum(d > 0 for d in diffs)
+        print(
+            f"curated − dirty at clip art x4 ({curated}): {gaps[-1]:+.3f} dB "
+            f"± {statistics.stdev(diffs) / len(diffs) ** 0.5:.3f} (s.e. over {len(diffs)} "
+            f"test images); curated wins on {wins} of {len(diffs)}"
+        )
+    if len(gaps) > 1:
+        print(
+            f"curated − dirty at clip art x4 over {len(gaps)} seeds: mean "
+            f"{statistics.fmean(gaps):+.3f} dB, min {min(gaps):+.3f}, max {max(gaps):+.3f}"
+        )
+    for dirty, curated in pairs:
+        for a, b in ((curated, "official"), (dirty, "official")):
+            wins = sum(per_image[a][k] > per_image[b][k] for k in per_image[a])
+            print(f"{a} beats {b} at clip art x4 on {wins} of {len(per_image[a])} test images")
     total = (time.monotonic() - start) / 60
     print(f"whole experiment: {total:.1f} min")
     results = {
         "table": table,
+        "runs": runs,
+        "gaps_x4": gaps,
         "per_image_x4": per_image,
         "curation": quality,
         "train_minutes": minutes,
