@@ -90,7 +90,7 @@ def _fit(data: np.ndarray, ws: Workspace) -> tuple[object, np.ndarray]:
     data = np.ascontiguousarray(data, dtype=np.float32)
     n_neighbors = max(2, min(cfg.n_neighbors, len(data) - 1))
     index = cosine_index(data, seed=cfg.seed)  # exact, or approximate above knn.EXACT_MAX
-    indices, distances = index.query(data, n_neighbors)
+    indices, distances = index.data_graph(n_neighbors)
     model = umap.UMAP(
         n_components=2,
         metric="cosine",

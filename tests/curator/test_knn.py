@@ -65,3 +65,32 @@ def test_ivf__a_query_whose_lists_hold_too_few_gets_an_exact_answer(monkeypatch)
     assert (found >= 0).all()
     assert all(len(set(row)) == 15 for row in found)  # no padding with repeats
     assert np.array_equal(found, truth) and np.allclose(distances, true_distances, atol=1e-6)
+
+
+def test_ivf_data_graph__recall_true_distances_and_itself_first() -> None:
+    data = _clustered(6000, clusters=200, noise=0.5, seed=4)
+    found, distances = IvfCosineIndex.build(data).data_graph(15)
+    truth, _ = exact_cosine_knn(data, data, 15)
+    assert found.shape == (6000, 15) and found.dtype == np.int32
+    assert _recall(found, truth) >= 0.95
+    assert (found[:, 0] == np.arange(6000)).all() and np.allclose(distances[:, 0], 0, atol=1e-5)
+    cosine = np.einsum("qd,qkd->qk", data, data[found])
+    assert np.allclose(distances, 1 - cosine, atol=1e-5)
+    assert (np.diff(distances, axis=1) >= -1e-6).all()
+    assert all(len(set(row)) == 15 for row in found)
+
+
+def test_ivf_data_graph__lists_with_too_few_candidates_search_everything(monkeypatch) -> None:
+    monkeypatch.setattr("curator.knn.TRAIN_PER_LIST", 5)
+    monkeypatch.setattr("curator.knn.GRAPH_NPROBE", 1)  # each list searches only itself
+    data = _clustered(400, clusters=20, noise=0.8, seed=3)
+    found, distances = IvfCosineIndex.build(data).data_graph(15)
+    truth, true_distances = exact_cosine_knn(data, data, 15)
+    assert np.array_equal(found, truth) and np.allclose(distances, true_distances, atol=1e-6)
+
+
+def test_exact_data_graph__is_exact_search_of_the_data() -> None:
+    data = _clustered(500, clusters=10, noise=0.5, seed=5)
+    found, distances = ExactCosineIndex(data).data_graph(15)
+    truth, true_distances = exact_cosine_knn(data, data, 15)
+    assert np.array_equal(found, truth) and np.array_equal(distances, true_distances)
