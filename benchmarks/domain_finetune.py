@@ -186,11 +186,11 @@ def main() -> None:
         "dirty": training_folder(work / "train-dirty", pool, data["val"]),
         "curated": training_folder(work / "train-curated", curated_train, data["val"]),
     }
-    seeds = args.seeds or [args.seed]
+    seeds = list(dict.fromkeys(args.seeds or [args.seed]))  # each seed once
     minutes, models = {}, {"official": "official"}
     for seed in seeds:
         for name, folder in folders.items():
-            run_name = name if seed == seeds[0] == args.seed else f"{name}-seed{seed}"
+            run_name = name if seed == args.seed else f"{name}-seed{seed}"
             models[run_name] = work / f"run-{run_name}"
             minutes[run_name] = train(models[run_name], folder, args.config, args.steps, seed)
             print(f"trained {run_name} on {len(list((folder / 'train').iterdir())) - 1} images "
@@ -234,10 +234,11 @@ def main() -> None:
     for dirty, curated in pairs:
         diffs = [per_image[curated][k] - per_image[dirty][k] for k in per_image[curated]]
         gaps.append(statistics.fmean(diffs))
+        spread = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
         print(
             f"curated − dirty at clip art x4 ({curated}): {gaps[-1]:+.3f} dB "
-            f"± {statistics.stdev(diffs) / len(diffs) ** 0.5:.3f} (s.e. over {len(diffs)} "
-            f"test images); curated wins on {sum(d > 0 for d in diffs)} of {len(diffs)}"
+            f"± {spread:.3f} (s.e. over {len(diffs)} test images); "
+            f"curated wins on {sum(d > 0 for d in diffs)} of {len(diffs)}"
         )
     if len(pairs) > 1:
         x4 = [c for c in columns if c.endswith(" x4")]

@@ -11,8 +11,10 @@ Runs the same user commands at both commits (git worktrees, this venv, each tree
   ``curator export``: every image's name, status and flags (with their values), its map
   coordinates, and the exported files with their split.
 
-Prints one line per output (same / DIFFERENT) and exits 1 if any differs. Commands whose
-options changed between the commits are given in both spellings.
+Prints one line per output (same / DIFFERENT) and exits 1 if any differs. It compares commits,
+not the working tree: commit first. The sample workspace is small, so its map takes the exact
+neighbour search (``curator.knn.EXACT_MAX``); the converted official weights come from the one
+user cache both commits share.
 """
 
 from __future__ import annotations
@@ -139,6 +141,10 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="the commit before the change")
     parser.add_argument("--head", default="HEAD")
     args = parser.parse_args()
+    revs = [subprocess.check_output(["git", "-C", ROOT, "rev-parse", r], text=True).strip()
+            for r in (args.base, args.head)]  # fmt: skip
+    if revs[0] == revs[1]:
+        sys.exit(f"error: --base {args.base} and --head {args.head} are the same commit")
     bench = benchmarks_root()
     with tempfile.TemporaryDirectory(prefix="same-outputs-") as tmp:
         where = Path(tmp)

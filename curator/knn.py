@@ -21,6 +21,7 @@ import torch
 EXACT_MAX = 50_000  # points; above this the map's graph and placement use the IVF index
 NPROBE = 16  # lists scanned per query (benchmarks/knn_scale.py: recall@15 at this setting)
 GRAPH_NPROBE = 24  # lists searched per list when the graph of the indexed data is built
+GRAPH_CHUNK = 2048  # members of one list multiplied at once (near-duplicates make big lists)
 TRAIN_PER_LIST = 64  # k-means training points per list (FAISS wants 39–256)
 
 
@@ -158,10 +159,12 @@ class IvfCosineIndex:
             candidates = np.concatenate([order[bounds[j] : bounds[j + 1]] for j in probed])
             if len(candidates) < k:
                 candidates = np.arange(len(self.data))
-            sims = data[members] @ data[candidates].T
-            top_sims, top = sims.topk(k, dim=1, largest=True, sorted=True)
-            indices[members] = candidates[top.numpy()]
-            distances[members] = np.maximum(1.0 - top_sims.numpy(), 0.0)
+            pool = data[candidates].T
+            for start in range(0, len(members), GRAPH_CHUNK):  # one huge list: bounded memory
+                rows = members[start : start + GRAPH_CHUNK]
+                top_sims, top = (data[rows] @ pool).topk(k, dim=1, largest=True, sorted=True)
+                indices[rows] = candidates[top.numpy()]
+                distances[rows] = np.maximum(1.0 - top_sims.numpy(), 0.0)
         return indices, distances
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -94,3 +94,12 @@ def test_exact_data_graph__is_exact_search_of_the_data() -> None:
     found, distances = ExactCosineIndex(data).data_graph(15)
     truth, true_distances = exact_cosine_knn(data, data, 15)
     assert np.array_equal(found, truth) and np.array_equal(distances, true_distances)
+
+
+def test_ivf_data_graph__a_list_in_chunks_gives_the_same_graph(monkeypatch) -> None:
+    data = _clustered(2000, clusters=40, noise=0.5, seed=6)
+    index = IvfCosineIndex.build(data)
+    whole = index.data_graph(10)
+    monkeypatch.setattr("curator.knn.GRAPH_CHUNK", 7)  # every list split into many pieces
+    pieces = index.data_graph(10)
+    assert np.array_equal(whole[0], pieces[0]) and np.allclose(whole[1], pieces[1], atol=1e-6)
