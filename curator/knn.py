@@ -89,11 +89,12 @@ class IvfCosineIndex:
             quantizer, self.data.shape[1], len(self.centroids), faiss.METRIC_INNER_PRODUCT
         )
         index.is_trained = True
+        # Each list's members, in order: filling FAISS's lists and building the data graph.
+        self._order = np.argsort(self.lists, kind="stable")
+        self._bounds = np.searchsorted(self.lists[self._order], np.arange(len(self.centroids) + 1))
         # Fill each list directly from the stored assignment: no second pass over the data.
-        order = np.argsort(self.lists, kind="stable")
-        bounds = np.searchsorted(self.lists[order], np.arange(len(self.centroids) + 1))
         for list_no in range(len(self.centroids)):
-            ids = np.ascontiguousarray(order[bounds[list_no] : bounds[list_no + 1]])
+            ids = np.ascontiguousarray(self._members(list_no))
             if len(ids):
                 codes = np.ascontiguousarray(self.data[ids])
                 index.invlists.add_entries(
@@ -103,6 +104,10 @@ class IvfCosineIndex:
         index.nprobe = min(NPROBE, len(self.centroids))
         self._index = index
         self._quantizer = quantizer  # the index points into it: keep it alive
+
+    def _members(self, list_no: int) -> np.ndarray:
+        """Row numbers of the vectors in list ``list_no``."""
+        return self._order[self._bounds[list_no] : self._bounds[list_no + 1]]
 
     @classmethod
     def build(cls, data: np.ndarray, seed: int = 0) -> IvfCosineIndex:
@@ -144,19 +149,17 @@ class IvfCosineIndex:
         """
         k = min(k, len(self.data))
         n_lists = len(self.centroids)
-        order = np.argsort(self.lists, kind="stable")
-        bounds = np.searchsorted(self.lists[order], np.arange(n_lists + 1))
         centroids = torch.from_numpy(self.centroids)
         near = (centroids @ centroids.T).topk(min(GRAPH_NPROBE, n_lists), dim=1).indices.numpy()
         data = torch.from_numpy(self.data)
         indices = np.empty((len(self.data), k), dtype=np.int32)
         distances = np.empty((len(self.data), k), dtype=np.float32)
         for list_no in range(n_lists):
-            members = order[bounds[list_no] : bounds[list_no + 1]]
+            members = self._members(list_no)
             if not len(members):
                 continue
             probed = {list_no, *near[list_no].tolist()}  # a list always searches itself
-            candidates = np.concatenate([order[bounds[j] : bounds[j + 1]] for j in probed])
+            candidates = np.concatenate([self._members(j) for j in probed])
             if len(candidates) < k:
                 candidates = np.arange(len(self.data))
             pool = data[candidates].T
