@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from curator.errors import CuratorError
+from curator.events import log_event
 from curator.scores import SCORES
 from curator.workspace import Workspace, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
+PROVENANCE_ACTION = "provenance"  # the event ``set_provenance`` logs
 STATUSES = ("pending", "accepted", "rejected")
 PROVENANCE_COLUMNS = (
     "source", "round", "parent_id", "prompt_id", "seed", "generator_model", "generator_settings",
@@ -64,6 +66,8 @@ def set_provenance(ws: Workspace, image_ids: Iterable[int], provenance: Provenan
             )
             if cursor.rowcount == 0:
                 raise CuratorError(f"no image with id {image_id}")
+        # the event also tells the map's readers (curator.map_columns) that provenance moved
+        log_event(conn, PROVENANCE_ACTION, {"ids": ids, "source": provenance.source})
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,6 @@ def _records(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[ImageRec
     return records
 
 
-_SCORE_OF = "(SELECT value FROM scores WHERE image_id = images.id AND name = '{name}')"
 # How ``list_images`` may order images: name -> SQL (every order ends by id, so pages are stable)
 SORTS = {
     "id": "id",
@@ -142,13 +145,10 @@ SORTS = {
     "name": "original_name, id",
     "pixels": "width * height DESC, id",
     "status": "status, id",
-    # a quality score, lowest first (the blurriest, the most upsampled, the least blocky);
-    # images not measured yet come last, not first as SQLite orders NULL
-    **{
-        name: f"{_SCORE_OF.format(name=name)} IS NULL, {_SCORE_OF.format(name=name)}, id"
-        for name in SCORES
-    },
 }
+# ... and by a quality score, lowest first (the blurriest, the most upsampled, the least blocky),
+# ties by id; images not measured yet come last (``_by_score``)
+SORT_NAMES = (*SORTS, *SCORES)
 
 
 @dataclass(frozen=True)
@@ -210,26 +210,68 @@ class ImageFilter:
 def list_images(
     ws: Workspace, *, sort: str = "id", limit: int | None = None, offset: int = 0, **filters: Any
 ) -> list[ImageRecord]:
-    """Images matching ``ImageFilter(**filters)``, ordered by ``sort`` (``SORTS``), one page.
+    """Images matching ``ImageFilter(**filters)``, ordered by ``sort`` (``SORT_NAMES``), one page.
 
     ``limit``/``offset`` page through the result.
     """
-    if sort not in SORTS:
-        raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORTS)})")
+    if sort not in SORT_NAMES:
+        raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORT_NAMES)})")
     where, args = ImageFilter(**filters).where()
-    sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
-    if limit is not None or offset:
-        sql += " LIMIT ? OFFSET ?"
-        args.extend([-1 if limit is None else limit, offset])
     with ws.session() as conn:
-        return _records(conn, conn.execute(sql, args).fetchall())
+        if sort in SCORES:
+            rows = _by_score(conn, sort, where, args, limit, offset)
+        else:
+            sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
+            rows = conn.execute(sql + _page_sql(limit, offset), args).fetchall()
+        return _records(conn, rows)
+
+
+def _page_sql(limit: int | None, offset: int) -> str:
+    if limit is None and not offset:
+        return ""
+    return f" LIMIT {-1 if limit is None else int(limit)} OFFSET {int(offset)}"
+
+
+def _by_score(
+    conn: sqlite3.Connection, name: str, where: str, args: list, limit: int | None, offset: int
+) -> list[sqlite3.Row]:
+    """One page by the score ``name``, read along the score index (schema v5) instead of
+    sorting every row by a subquery: the scored images by value, then the unscored by id."""
+    also = where.replace(" WHERE ", " AND ", 1)
+    join = "FROM scores s JOIN images ON images.id = s.image_id WHERE s.name = ?" + also
+    scored = conn.execute(
+        f"SELECT images.* {join} ORDER BY s.value, s.image_id" + _page_sql(limit, offset),
+        [name, *args],
+    ).fetchall()
+    if limit is not None and len(scored) == limit:
+        return scored
+    skip = 0  # the page started among the scored images and runs past their end
+    if offset and not scored:  # the page starts among the unscored: skip past the scored ones
+        (count,) = conn.execute(f"SELECT COUNT(*) {join}", [name, *args]).fetchone()
+        skip = offset - count
+    rest = None if limit is None else limit - len(scored)
+    unscored = f"{where or ' WHERE 1'} AND id NOT IN (SELECT image_id FROM scores WHERE name = ?)"
+    return (
+        scored
+        + conn.execute(
+            f"SELECT * FROM images{unscored} ORDER BY id" + _page_sql(rest, skip), [*args, name]
+        ).fetchall()
+    )
 
 
 def count_images(ws: Workspace, **filters: Any) -> int:
     """How many images ``list_images`` with the same filters would return (no order, no pages)."""
-    where, args = ImageFilter(**filters).where()
+    chosen = ImageFilter(**filters)
+    where, args = chosen.where()
     with ws.session() as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM images{where}", args).fetchone()[0])
+        if not chosen.no_flags:
+            return int(conn.execute(f"SELECT COUNT(*) FROM images{where}", args).fetchone()[0])
+        # All minus the flagged: probing the few flagged ids beats a NOT IN over every row.
+        base, args = replace(chosen, no_flags=False).where()
+        flagged = f"{base or ' WHERE 1'} AND id IN (SELECT image_id FROM flags)"
+        (everything,) = conn.execute(f"SELECT COUNT(*) FROM images{base}", args).fetchone()
+        (with_flags,) = conn.execute(f"SELECT COUNT(*) FROM images{flagged}", args).fetchone()
+        return int(everything - with_flags)
 
 
 def get_image(ws: Workspace, image_id: int) -> ImageRecord:

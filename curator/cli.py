@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from curator.catalog import SORTS
+from curator.catalog import SORT_NAMES
 from curator.errors import CuratorError
 from curator.scores import SCORES
 from sr.options import float_option, int_option, non_negative_int, positive_int
@@ -429,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{bound}imum of a quality score ({', '.join(SCORES)}; repeat for several; "
             "`curator scores WS` shows their ranges)",
         )  # fmt: skip
-    p.add_argument("--sort", default="id", choices=list(SORTS))
+    p.add_argument("--sort", default="id", choices=list(SORT_NAMES))
     p.add_argument("--limit", type=positive_int, help="at most this many (a page)")
     p.add_argument("--offset", type=non_negative_int, default=0, help="skip this many first")
     p.add_argument("--json", action="store_true")

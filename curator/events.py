@@ -55,6 +55,9 @@ def describe_event(event: Event) -> str:
         return (
             f"undid event {payload.get('undoes')}: {ids_text(payload.get('ids', []), total=True)}"
         )
+    if event.action == "provenance":
+        ids = ids_text(payload.get("ids", []), total=True)
+        return f"set source {payload.get('source')} of {ids}"
     if "added" in payload:  # ingest and generate
         return f"added {ids_text(payload['added'], total=True)}"
     return json.dumps(payload, sort_keys=True)

@@ -101,6 +101,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX images_round ON images(round);
     CREATE INDEX flags_by_flag ON flags(flag);
     """,
+    # 5: sorting by a score reads this index in order (ties by image id) instead of sorting a
+    # million rows (benchmarks/catalog_scale.py: 1.2 s -> ms); it covers the old one's prefix
+    """
+    DROP INDEX scores_by_value;
+    CREATE INDEX scores_in_order ON scores (name, value, image_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

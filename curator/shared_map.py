@@ -27,6 +27,7 @@ from curator.embeddings import (
 )
 from curator.errors import CuratorError
 from curator.knn import cosine_index
+from curator.map_columns import MAP_VERSION_KEY
 from curator.map_model import PcaLayout, load_map_model, save_map_model
 from curator.placement import place_at_centroid, place_by_similarity
 from curator.workspace import LONG_WAIT_S, Workspace, get_meta, set_meta
@@ -253,6 +254,9 @@ def _update_map(ws: Workspace, *, refit: bool, progress: Progress | None) -> Map
             " VALUES ('image', ?, ?, ?, ?)",
             [(i, float(c[0]), float(c[1]), fit_id) for i, c in rows],
         )
+        if rows:  # readers of the map's columns (curator.map_columns) re-read the placed part
+            version = int(get_meta(conn, MAP_VERSION_KEY) or 0) + 1
+            set_meta(conn, MAP_VERSION_KEY, str(version))
     if fitted:
         _remove_superseded_models(ws, fit_id)
     if progress is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from curator.catalog import SORTS, SOURCES, STATUSES, count_images, list_images, summary
+from curator.catalog import SORT_NAMES, SOURCES, STATUSES, count_images, list_images, summary
 from curator.scores import SCORES, scores_of
 from curator.studio.feedback import friendly_errors, show_error
 from curator.studio.progress import JobProgress
@@ -30,7 +30,7 @@ def _filters(flags: list[str]) -> dict:
     status = cols[0].selectbox("Status", ["(any)", *STATUSES], key="gal_status")
     source = cols[1].selectbox("Source", ["(any)", *SOURCES], key="gal_source")
     chosen = cols[2].multiselect("Quality flags (any of)", flags, key="gal_flags")
-    sort = cols[3].selectbox("Order", list(SORTS), key="gal_sort")
+    sort = cols[3].selectbox("Order", list(SORT_NAMES), key="gal_sort")
     no_flags = cols[4].checkbox("No flags", key="gal_no_flags", disabled=bool(chosen))
     low, high = _score_ranges()
     return {

@@ -7,61 +7,81 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
-from curator.catalog import catalog_version
+from curator.catalog import SOURCES, STATUSES, catalog_version
+from curator.map_columns import NO_PROMPT, MapColumns, box_polygon, inside, map_columns
+from curator.map_density import density_image
 from curator.map_plot import STATUS_COLORS  # the map PNG and the page share the colours
-from curator.shared_map import filter_points, flag_names
 from curator.studio.feedback import show_error
 from curator.studio.state import open_current
 from curator.studio.thumbs import thumbnail_paths
+from curator.workspace import open_workspace
 
 COLOR_BY = ("status", "source", "round", "prompt")  # status first: a reject shows at once
 GRID_LIMIT = 24  # thumbnails drawn per selection (cold ones cost ~5 ms each); actions use all
 MAP_THUMB_LIMIT = 150  # pictures drawn on the map itself (each is a few kB sent to the browser)
 MAP_THUMB_SIZE = 64
+# More points than this in view are drawn as a density picture plus a sample of markers to hover
+# and select on (benchmarks/app_latency.py: 10k markers rerun in ~0.5 s, 100k would not).
+MARKER_LIMIT = 20_000
+SAMPLE_LIMIT = 5_000
+DENSITY_WIDTH = 800
 CHART_KEY = "map_chart"
+PALETTE = plotly.colors.qualitative.Plotly
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _cached_points(root: str, token: tuple) -> list:
-    # Keyed by the catalog token: a click reruns the page but reads nothing from disk.
-    from curator.shared_map import map_points
-    from curator.workspace import open_workspace
+def _columns_holder(root: str) -> dict:
+    return {}  # {"token": catalog token, "columns": MapColumns}, one per workspace
 
-    return map_points(open_workspace(root))
+
+def current_columns(root: str, token: tuple) -> MapColumns:
+    """The map's columns at ``token``: after a status change only statuses and flags are read."""
+    holder = _columns_holder(root)
+    if holder.get("token") != token:
+        holder["columns"] = map_columns(open_workspace(root), holder.get("columns"))
+        holder["token"] = token
+    return holder["columns"]
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _cached_figure(root: str, token: tuple, color_by: str, filters: str, prompts: bool):
-    points = _cached_points(root, token)
-    images = filter_points(points, json.loads(filters))
-    shown = [p for p in points if p.kind == "prompt"] if prompts else []
-    fig = build_figure(images, shown, color_by, frame=points)
+def _cached_figure(
+    root: str, token: tuple, color_by: str, filters: str, prompts: bool, window: str
+) -> tuple[go.Figure, np.ndarray]:
+    columns = current_columns(root, token)
+    shown = columns.mask(json.loads(filters))
+    fig = build_figure(columns, shown, color_by, prompts=prompts, window=json.loads(window))
     # Same data → same revision: the browser's Plotly.react then skips recomputing 10k points on
     # a rerun, where it would otherwise treat every freshly parsed array as new data.
-    fig.update_layout(datarevision=json.dumps([token, color_by, filters, prompts]))
-    return fig, images
+    fig.update_layout(datarevision=json.dumps([token, color_by, filters, prompts, window]))
+    return fig, shown
 
 
-def _group(point, color_by: str) -> str:
-    if color_by == "prompt":
-        return f"prompt {point.prompt_id}" if point.prompt_id is not None else "no prompt"
-    return str(getattr(point, color_by))
+def color_groups(columns: MapColumns, color_by: str) -> tuple[np.ndarray, list[str]]:
+    """Each image's group index under ``color_by`` and the groups' names."""
+    if color_by == "status":
+        return columns.status.astype(np.int64), list(STATUSES)
+    if color_by == "source":
+        return columns.source.astype(np.int64), list(SOURCES)
+    values = columns.round if color_by == "round" else columns.prompt_id
+    unique, codes = np.unique(values, return_inverse=True)
+    if color_by == "round":
+        return codes, [str(v) for v in unique.tolist()]
+    names = [f"prompt {v}" if v != NO_PROMPT else "no prompt" for v in unique.tolist()]
+    return codes, names
 
 
 def _trace(
-    points: Sequence, *, is_prompt: bool, name: str, marker: dict, hover: str
+    x: np.ndarray, y: np.ndarray, customdata: np.ndarray, *, name: str, marker: dict, hover: str
 ) -> go.Scattergl:
     return go.Scattergl(
-        x=np.array([p.x for p in points], dtype=np.float32),
-        y=np.array([p.y for p in points], dtype=np.float32),
+        x=x.astype(np.float32),
+        y=y.astype(np.float32),
         # integers only: a typed array, cheap to send at 10k points (strings per point were not)
-        customdata=np.array(
-            [[p.id, int(is_prompt), p.round or 0, len(p.flags or ())] for p in points],
-            dtype=np.int64,
-        ),
+        customdata=customdata.astype(np.int64),
         mode="markers",
         name=name,
         marker=marker,
@@ -69,10 +89,10 @@ def _trace(
     )
 
 
-def _axis_ranges(points: Sequence) -> tuple[list[float], list[float]]:
+def frame_ranges(columns: MapColumns) -> tuple[list[float], list[float]]:
     """Ranges around every point with a margin: filters then never move or rescale the map."""
-    xs = np.array([p.x for p in points], dtype=np.float64)
-    ys = np.array([p.y for p in points], dtype=np.float64)
+    xs = np.concatenate([columns.x, columns.prompt_x])
+    ys = np.concatenate([columns.y, columns.prompt_y])
     pad_x = max(float(np.ptp(xs)) * 0.04, 1e-3)
     pad_y = max(float(np.ptp(ys)) * 0.04, 1e-3)
     return (
@@ -82,31 +102,62 @@ def _axis_ranges(points: Sequence) -> tuple[list[float], list[float]]:
 
 
 def build_figure(
-    images: Sequence, prompts: Sequence, color_by: str, frame: Sequence | None = None
+    columns: MapColumns,
+    shown: np.ndarray,
+    color_by: str,
+    *,
+    prompts: bool = True,
+    window: Sequence[Sequence[float]] | None = None,
 ) -> go.Figure:
-    """One WebGL trace per colour group; ``customdata`` = (id, 1 for a prompt else 0, round,
-    number of flags).
+    """The map: one WebGL trace per colour group; ``customdata`` = (id, 1 for a prompt else 0,
+    round, number of flags).
 
     Larger groups are drawn first, so small ones (the few rejects among many accepted) stay on
-    top. The axes span ``frame`` (every point of the map), not just the points shown.
+    top. The axes span ``window`` (x and y bounds) or else every point of the map, not just the
+    points shown. With more than ``MARKER_LIMIT`` points in view they are drawn as a density
+    picture under an even sample of at most ``SAMPLE_LIMIT`` markers.
     """
+    x_range, y_range = [list(w) for w in window] if window else frame_ranges(columns)
+    in_view = shown & _in_window(columns.x, columns.y, x_range, y_range)
+    rows = np.flatnonzero(in_view)
+    dense = len(rows) > MARKER_LIMIT
+    codes, names = color_groups(columns, color_by)
+    counts = np.bincount(codes[rows], minlength=len(names))
+    order = sorted(
+        (k for k in range(len(names)) if counts[k]), key=lambda k: (-counts[k], names[k])
+    )
+    colors = {
+        k: STATUS_COLORS.get(names[k]) if color_by == "status" else PALETTE[n % len(PALETTE)]
+        for n, k in enumerate(order)
+    }
     fig = go.Figure()
-    groups: dict[str, list] = {}
-    for p in images:
-        groups.setdefault(_group(p, color_by), []).append(p)
-    for name in sorted(groups, key=lambda g: (-len(groups[g]), g)):
-        marker = {"size": 7}
-        if color_by == "status":
-            marker["color"] = STATUS_COLORS.get(name)
+    if dense:
+        fig.add_layout_image(_density_layer(columns, rows, codes, colors, x_range, y_range))
+        rows = rows[np.linspace(0, len(rows) - 1, SAMPLE_LIMIT).astype(np.int64)]
+    flags = np.bitwise_count(columns.flags)
+    for k in order:
+        members = rows[codes[rows] == k]
+        marker = {"size": 3 if dense else 7, "color": colors[k]}
         hover = (
             f"image %{{customdata[0]}} · round %{{customdata[2]}} · %{{customdata[3]}} flag(s)"
-            f"<extra>{name}</extra>"
+            f"<extra>{names[k]}</extra>"
         )
-        fig.add_trace(_trace(groups[name], is_prompt=False, name=name, marker=marker, hover=hover))
-    if prompts:
+        data = np.column_stack(
+            [columns.ids[members], np.zeros(len(members)), columns.round[members], flags[members]]
+        )
+        label = f"{names[k]} ({counts[k]})" if dense else names[k]
+        fig.add_trace(
+            _trace(columns.x[members], columns.y[members], data, name=label, marker=marker,
+                   hover=hover)
+        )  # fmt: skip
+    if prompts and len(columns.prompt_ids):
         star = {"symbol": "star", "size": 14, "color": "#f9ab00", "line": {"width": 1}}
         hover = "prompt %{customdata[0]}<extra></extra>"
-        fig.add_trace(_trace(prompts, is_prompt=True, name="prompts", marker=star, hover=hover))
+        data = np.column_stack([columns.prompt_ids, np.ones((len(columns.prompt_ids), 3))])
+        fig.add_trace(
+            _trace(columns.prompt_x, columns.prompt_y, data, name="prompts", marker=star,
+                   hover=hover)
+        )  # fmt: skip
     fig.update_layout(
         height=600,
         dragmode="lasso",
@@ -114,35 +165,61 @@ def build_figure(
         # below the plot: at the top right it sat under the chart's toolbar
         legend={"title": color_by, "orientation": "h", "yanchor": "top", "y": -0.01, "x": 0},
         showlegend=True,  # also with one group: the key says what the colour means
-        uirevision="map",  # keeps zoom and legend state across reruns
+        # keeps zoom and legend state across reruns, until the page sets another window
+        uirevision=f"map {json.dumps(window)}",
     )
-    fig.update_xaxes(showticklabels=False, title=None)
-    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
-    frame = frame if frame is not None else [*images, *prompts]
-    if frame:
-        x_range, y_range = _axis_ranges(frame)
-        fig.update_xaxes(range=x_range)
-        fig.update_yaxes(range=y_range)
+    fig.update_xaxes(showticklabels=False, title=None, range=x_range)
+    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x", range=y_range)
     return fig
 
 
-def add_map_thumbnails(fig: go.Figure, points: Sequence, pictures: Sequence[str]) -> go.Figure:
-    """A copy of ``fig`` with a small picture (data URI) centred on each of ``points``."""
+def _in_window(x: np.ndarray, y: np.ndarray, x_range, y_range) -> np.ndarray:
+    return (x >= x_range[0]) & (x <= x_range[1]) & (y >= y_range[0]) & (y <= y_range[1])
+
+
+def _density_layer(columns, rows, codes, colors, x_range, y_range) -> dict:
+    """The points of ``rows`` as a picture laid under the markers, exactly over the window."""
+    keys = list(colors)
+    recode = np.zeros(max(keys) + 1, dtype=np.int64)
+    recode[keys] = np.arange(len(keys))
+    aspect = (y_range[1] - y_range[0]) / (x_range[1] - x_range[0])
+    height = int(np.clip(DENSITY_WIDTH * aspect, 200, 1200))
+    picture = density_image(
+        columns.x[rows], columns.y[rows], recode[codes[rows]], [colors[k] for k in keys],
+        tuple(x_range), tuple(y_range), DENSITY_WIDTH, height,
+    )  # fmt: skip
+    return {
+        "source": picture,
+        "xref": "x",
+        "yref": "y",
+        "x": x_range[0],
+        "y": y_range[1],
+        "sizex": x_range[1] - x_range[0],
+        "sizey": y_range[1] - y_range[0],
+        "sizing": "stretch",
+        "layer": "below",
+    }
+
+
+def add_map_thumbnails(
+    fig: go.Figure, xy: Sequence[tuple[float, float]], pictures: Sequence[str]
+) -> go.Figure:
+    """A copy of ``fig`` with a small picture (data URI) centred on each point of ``xy``."""
     import base64
 
     fig = go.Figure(fig)
     x_range, y_range = fig.layout.xaxis.range, fig.layout.yaxis.range
     side = 0.035 * max(x_range[1] - x_range[0], y_range[1] - y_range[0])
-    images = []
-    for point, picture in zip(points, pictures, strict=True):
+    images = list(fig.layout.images)  # the density picture, when there is one, stays below
+    for (x, y), picture in zip(xy, pictures, strict=True):
         data = base64.b64encode(Path(picture).read_bytes()).decode("ascii")
         images.append(
             {
                 "source": f"data:image/jpeg;base64,{data}",
                 "xref": "x",
                 "yref": "y",
-                "x": point.x,
-                "y": point.y,
+                "x": x,
+                "y": y,
                 "sizex": side,
                 "sizey": side,
                 "xanchor": "center",
@@ -167,9 +244,32 @@ def selected_image_ids(event) -> list[int]:
     return sorted(ids)
 
 
-def sync_selection(event) -> None:
+def selection_shapes(event) -> list[list[tuple[float, float]]]:
+    """The box and lasso outlines of a chart selection event, as polygons in map coordinates."""
+    selection = (event or {}).get("selection", {}) if event else {}
+    shapes = [box_polygon(box["x"], box["y"]) for box in selection.get("box", []) if box["x"]]
+    shapes += [
+        list(zip(lasso["x"], lasso["y"], strict=True)) for lasso in selection.get("lasso", [])
+    ]
+    return shapes
+
+
+def event_selection(event, columns: MapColumns, shown: np.ndarray) -> list[int]:
+    """The images a chart event selects: every shown image inside its box/lasso outlines
+    (resolved here over all points, also those the browser only saw as density), else the
+    points clicked."""
+    shapes = selection_shapes(event)
+    if not shapes:
+        return selected_image_ids(event)
+    chosen = np.zeros(len(columns), dtype=bool)
+    for polygon in shapes:
+        chosen |= inside(columns, polygon)
+    return columns.ids[chosen & shown].tolist()
+
+
+def sync_selection(event, columns: MapColumns, shown: np.ndarray) -> None:
     """Take the chart's selection only when it changed (so a set selection survives reruns)."""
-    ids = selected_image_ids(event)
+    ids = event_selection(event, columns, shown)
     if ids != st.session_state["map_last_event"]:
         st.session_state["map_last_event"] = ids
         st.session_state["map_selection"] = ids
@@ -208,12 +308,12 @@ def clear_selection() -> None:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _cached_options(root: str, token: tuple) -> dict[str, list]:
-    images = [p for p in _cached_points(root, token) if p.kind == "image"]
+    columns = current_columns(root, token)
     return {
-        "round": sorted({p.round for p in images}),
-        "source": sorted({p.source for p in images}),
-        "status": sorted({p.status for p in images}),
-        "flag": sorted(set().union(*(flag_names(p) for p in images))) if images else [],
+        "round": np.unique(columns.round).tolist(),
+        "source": [SOURCES[k] for k in np.unique(columns.source)],
+        "status": [STATUSES[k] for k in np.unique(columns.status)],
+        "flag": list(columns.flag_names),
     }
 
 
@@ -275,19 +375,36 @@ def selection_panel(ws) -> None:
             st.caption(f"Showing {GRID_LIMIT} of {len(ids)}; the buttons act on all of them.")
 
 
-def _with_thumbnails(ws, fig: go.Figure, shown: Sequence) -> go.Figure:
-    """The figure with pictures on the ``shown`` points (or the selected ones among them) when
+def _with_thumbnails(ws, fig: go.Figure, columns: MapColumns, shown: np.ndarray) -> go.Figure:
+    """The figure with pictures on the shown points (or the selected ones among them) when
     few enough are left."""
-    selected = set(st.session_state["map_selection"])
-    points = [p for p in shown if p.id in selected] if selected else list(shown)
-    if len(points) > MAP_THUMB_LIMIT:
+    selected = st.session_state["map_selection"]
+    rows = np.flatnonzero(shown & np.isin(columns.ids, selected) if selected else shown)
+    if len(rows) > MAP_THUMB_LIMIT:
         st.caption(
             f"Pictures are drawn for up to {MAP_THUMB_LIMIT} images: filter or select fewer "
-            f"({len(points)} now)."
+            f"({len(rows)} now)."
         )
         return fig
-    pictures = thumbnail_paths(ws, [p.id for p in points], size=MAP_THUMB_SIZE)
-    return add_map_thumbnails(fig, points, pictures)
+    pictures = thumbnail_paths(ws, columns.ids[rows].tolist(), size=MAP_THUMB_SIZE)
+    xy = list(zip(columns.x[rows].tolist(), columns.y[rows].tolist(), strict=True))
+    return add_map_thumbnails(fig, xy, pictures)
+
+
+def _set_window(to_selection: bool) -> None:
+    """Button callback: zoom to the selected points (with a margin), or back to the whole map."""
+    st.session_state["map_window"] = None
+    ids = st.session_state["map_selection"]
+    if to_selection and ids:
+        ws = open_current()
+        columns = current_columns(str(ws.root), catalog_version(ws.db_path))
+        rows = np.flatnonzero(np.isin(columns.ids, ids))
+        xs, ys = columns.x[rows], columns.y[rows]
+        pad = max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-3) * 0.1
+        st.session_state["map_window"] = [
+            [float(xs.min()) - pad, float(xs.max()) + pad],
+            [float(ys.min()) - pad, float(ys.max()) + pad],
+        ]
 
 
 def render() -> None:
@@ -301,24 +418,41 @@ def render() -> None:
     if ws is None:
         return
     root, token = str(ws.root), catalog_version(ws.db_path)
-    if not _cached_points(root, token):
+    columns = current_columns(root, token)
+    if not len(columns):
         st.info(
             "No map yet: ingest images, then *Embed new images and update the map* "
             "on the Workspace page."
         )
         return
     choice = _filters(_cached_options(root, token))
-    left, right = st.columns(2)
+    left, middle, right, far = st.columns(4)
     prompts = left.toggle("Show prompts", True, key="map_prompts")
-    pictures = right.toggle("Pictures on the map", False, key="map_pictures")
+    pictures = middle.toggle("Pictures on the map", False, key="map_pictures")
+    window = st.session_state.get("map_window")
+    right.button(
+        "Zoom to selection", key="map_zoom", on_click=_set_window, args=(True,),
+        disabled=not st.session_state["map_selection"],
+    )  # fmt: skip
+    far.button(
+        "Whole map", key="map_whole", on_click=_set_window, args=(False,), disabled=not window
+    )
     filters = json.dumps({k: v for k, v in choice.items() if k != "color_by"}, sort_keys=True)
-    fig, shown = _cached_figure(root, token, choice["color_by"], filters, prompts)
+    fig, shown = _cached_figure(
+        root, token, choice["color_by"], filters, prompts, json.dumps(window)
+    )
     if pictures:
-        fig = _with_thumbnails(ws, fig, shown)
+        fig = _with_thumbnails(ws, fig, columns, shown)
     key = f"{CHART_KEY}_{st.session_state.get('map_chart_rev', 0)}"
     event = st.plotly_chart(
         fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso")
     )
-    sync_selection(event)
-    st.caption(f"{len(shown)} image(s) shown · {len(st.session_state['map_selection'])} selected")
+    sync_selection(event, columns, shown)
+    note = ""
+    if fig.layout.images and not pictures:
+        note = " · many points: drawn as density; select and *Zoom to selection* for single points"
+    st.caption(
+        f"{int(shown.sum())} image(s) shown · {len(st.session_state['map_selection'])} selected"
+        + note
+    )
     selection_panel(ws)

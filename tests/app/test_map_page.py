@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from curator.catalog import Provenance, list_images, set_provenance
 from curator.curation import accept, reject
+from curator.map_columns import inside, map_columns
 from curator.prompts import add_prompt
-from curator.shared_map import filter_points, map_points, update_map
-from curator.studio.map_page import build_figure, selected_image_ids
+from curator.shared_map import map_points, update_map
+from curator.studio.map_page import build_figure, event_selection, selected_image_ids
 
 
 def _page():
@@ -140,11 +142,11 @@ def test_selected_image_ids__keeps_images_drops_prompts():
 
 
 def test_build_figure__every_point_once_with_its_id(mapped_ws):
-    points = map_points(mapped_ws)
-    images = filter_points(points, {"status": ["pending"]})
-    fig = build_figure(images, [], "source")
+    columns = map_columns(mapped_ws)
+    fig = build_figure(columns, columns.mask({"status": ["pending"]}), "source")
     carried = sorted(int(row[0]) for trace in fig.data for row in trace.customdata)
-    assert carried == sorted(p.id for p in points if p.kind == "image")
+    assert carried == sorted(p.id for p in map_points(mapped_ws) if p.kind == "image")
+    assert not fig.layout.images  # few points: markers only, no density picture
 
 
 def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws):
@@ -154,7 +156,8 @@ def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws)
     images = [p for p in points if p.kind == "image"]
     prompts = [p for p in points if p.kind == "prompt"]
     assert len(prompts) == 2 and {p.status for p in images} == {"pending", "accepted", "rejected"}
-    fig = build_figure(images, prompts, "status")
+    columns = map_columns(prompted_ws)
+    fig = build_figure(columns, columns.mask({}), "status")
     by_name = {trace.name: trace for trace in fig.data}
     assert set(by_name) == {"pending", "accepted", "rejected", "prompts"}
     for status in ("pending", "accepted", "rejected"):
@@ -167,7 +170,7 @@ def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws)
     assert all(int(row[1]) == 1 for row in by_name["prompts"].customdata)
     assert by_name["prompts"].marker.symbol == "star"
     # zoom survives reruns and the lasso is the default tool
-    assert fig.layout.uirevision == "map" and fig.layout.dragmode == "lasso"
+    assert fig.layout.uirevision.startswith("map") and fig.layout.dragmode == "lasso"
     # larger groups first: the few rejects are drawn over the many pending points
     sizes = [len(t.customdata) for t in fig.data if t.name != "prompts"]
     assert sizes == sorted(sizes, reverse=True)
@@ -177,17 +180,96 @@ def test_build_figure__status_colours_prompts_flagged_and_view_kept(prompted_ws)
     assert list(row) == [rejected.id, 0, rejected.round, len(rejected.flags)]
     assert "round %{customdata[2]}" in by_name["rejected"].hovertemplate
     assert fig.layout.legend.orientation == "h"  # under the plot, not under the toolbar
+    by_prompt = {t.name for t in build_figure(columns, columns.mask({}), "prompt").data}
+    assert {f"prompt {p.id}" for p in prompts} <= by_prompt
 
 
 def test_build_figure__axes_do_not_move_when_a_filter_hides_points(prompted_ws):
-    points = map_points(prompted_ws)
-    everything = build_figure([p for p in points if p.kind == "image"], [], "status", frame=points)
-    filtered = build_figure(filter_points(points, {"status": ["rejected"]}), [], "status", points)
+    columns = map_columns(prompted_ws)
+    everything = build_figure(columns, columns.mask({}), "status")
+    filtered = build_figure(columns, columns.mask({"status": ["rejected"]}), "status")
     assert everything.layout.xaxis.range == filtered.layout.xaxis.range
     assert everything.layout.yaxis.range == filtered.layout.yaxis.range
-    xs = [p.x for p in points]
+    xs = [p.x for p in map_points(prompted_ws)]
     low, high = everything.layout.xaxis.range
     assert low < min(xs) and high > max(xs)
+
+
+def test_build_figure__many_points_as_density_under_a_sample(prompted_ws, monkeypatch):
+    from curator.studio import map_page
+
+    monkeypatch.setattr(map_page, "MARKER_LIMIT", 2)  # the workspace has 4 images
+    monkeypatch.setattr(map_page, "SAMPLE_LIMIT", 3)
+    columns = map_columns(prompted_ws)
+    fig = build_figure(columns, columns.mask({}), "status", prompts=False)
+    (layer,) = fig.layout.images
+    assert layer.layer == "below" and layer.source.startswith("data:image/png;base64,")
+    # the picture covers exactly the axes' window
+    assert [layer.x, layer.x + layer.sizex] == pytest.approx(list(fig.layout.xaxis.range))
+    assert [layer.y - layer.sizey, layer.y] == pytest.approx(list(fig.layout.yaxis.range))
+    sampled = [int(row[0]) for trace in fig.data for row in trace.customdata]
+    assert len(sampled) == 3 and len(set(sampled)) == 3
+    names = sorted(trace.name for trace in fig.data)
+    counts = {s: int((columns.status == k).sum()) for k, s in enumerate(map_page.STATUSES)}
+    assert names == sorted(f"{s} ({n})" for s, n in counts.items() if n)
+    # zoomed into a window with few points: single markers again, the axes on the window
+    rows = np.argsort(columns.x)[:2]
+    window = [[float(columns.x[rows].min()), float(columns.x[rows].max())], [-1e9, 1e9]]
+    zoomed = build_figure(columns, columns.mask({}), "status", prompts=False, window=window)
+    assert not zoomed.layout.images
+    assert sorted(int(r[0]) for t in zoomed.data for r in t.customdata) == sorted(
+        columns.ids[rows].tolist()
+    )
+    assert list(zoomed.layout.xaxis.range) == window[0]
+
+
+def test_event_selection__box_and_lasso_resolved_over_all_shown_points(prompted_ws):
+    columns = map_columns(prompted_ws)
+    shown = columns.mask({"status": ["pending", "accepted"]})
+    x0, x1 = np.quantile(columns.x, [0.2, 0.8]).tolist()  # the middle two of four in x
+    y0, y1 = float(columns.y.min()) - 1, float(columns.y.max()) + 1
+    box = {"selection": {"points": [], "box": [{"x": [x1, x0], "y": [y0, y1]}], "lasso": []}}
+    plainly = [
+        int(i)
+        for i, x, y, keep in zip(columns.ids, columns.x, columns.y, shown, strict=True)
+        if keep and x0 <= x <= x1 and y0 <= y <= y1
+    ]
+    assert event_selection(box, columns, shown) == plainly and plainly
+    lasso_x, lasso_y = [x0, x1, x0], [y0, y0, y1]
+    lasso = {"selection": {"points": [], "box": [], "lasso": [{"x": lasso_x, "y": lasso_y}]}}
+    triangle = list(zip(lasso_x, lasso_y, strict=True))
+    expected = columns.ids[inside(columns, triangle) & shown].tolist()
+    assert event_selection(lasso, columns, shown) == expected
+    click = {"selection": {"points": [{"customdata": [5, 0]}], "box": [], "lasso": []}}
+    assert event_selection(click, columns, shown) == [5]
+
+
+def test_map_page__density_mode_zoom_to_selection_and_back(prompted_ws, monkeypatch):
+    from curator.studio import map_page
+
+    monkeypatch.setattr(map_page, "MARKER_LIMIT", 2)  # the workspace has 4 images
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert not at.exception and not at.error
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(figure["layout"]["images"]) == 1  # the density picture
+    assert any("drawn as density" in c.value for c in at.caption)
+    columns = map_columns(prompted_ws)
+    chosen = columns.ids[np.argsort(columns.x)[:1]].tolist()
+    at.session_state["map_selection"] = chosen
+    at.run()
+    at.button(key="map_zoom").click().run()
+    assert not at.exception
+    (x0, x1), (y0, y1) = at.session_state["map_window"]
+    rows = np.isin(columns.ids, chosen)
+    assert x0 < columns.x[rows].min() and x1 > columns.x[rows].max()
+    assert y0 < columns.y[rows].min() and y1 > columns.y[rows].max()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert figure["layout"]["xaxis"]["range"] == [x0, x1]
+    assert not figure["layout"].get("images")  # few points in the window: markers
+    at.button(key="map_whole").click().run()
+    assert at.session_state["map_window"] is None
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(figure["layout"]["images"]) == 1
 
 
 def test_catalog_version__changes_on_every_status_write(mapped_ws):

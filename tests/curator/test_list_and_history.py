@@ -42,6 +42,15 @@ def test_list_images__any_of_several_flags_and_no_flags(flagged_ws) -> None:
     clean = list_images(flagged_ws, no_flags=True)
     assert _names(clean) == [n for n, f in flags.items() if not f]
     assert not set(_names(clean)) & set(_names(either))
+    # counted as all minus the flagged: the same numbers as the lists, with other filters too
+    from curator.catalog import count_images
+    from curator.curation import reject
+
+    reject(flagged_ws, [clean[0].id, either[0].id])
+    for status in (None, "pending", "rejected", "accepted"):
+        listed = list_images(flagged_ws, no_flags=True, status=status)
+        assert count_images(flagged_ws, no_flags=True, status=status) == len(listed)
+    assert count_images(flagged_ws, no_flags=True, status="rejected") == 1
     with pytest.raises(CuratorError, match="not both"):
         list_images(flagged_ws, flag="blurry", no_flags=True)
 

@@ -166,3 +166,30 @@ def test_cli_scores__a_read_only_workspace_prints_its_ranges(scored_ws, capsys) 
         out = capsys.readouterr().out
     assert "1 image(s) have no scores; a read-only workspace cannot store them" in out
     assert "sharpness" in out and "median" in out
+
+
+def test_list_by_score__every_page_and_filter_matches_a_plain_sort(scored_ws) -> None:
+    from curator.curation import reject
+
+    records = list_images(scored_ws)
+    ids = [r.id for r in records]
+    with scored_ws.transaction() as conn:  # two unmeasured, and a tie broken by id
+        conn.execute("DELETE FROM scores WHERE image_id IN (?, ?)", (ids[1], ids[4]))
+        conn.execute("UPDATE scores SET value = 7 WHERE name = 'sharpness' AND image_id IN (?, ?)",
+                     (ids[5], ids[2]))  # fmt: skip
+    reject(scored_ws, [ids[0], ids[4]])
+    sharpness = {i: s["sharpness"] for i, s in scores_of(scored_ws, ids).items() if s}
+    assert len(sharpness) == len(ids) - 2
+    for status in (None, "pending", "rejected"):
+        chosen = [r.id for r in list_images(scored_ws, status=status)]
+        plain = sorted(
+            chosen,
+            key=lambda i: (i not in sharpness, sharpness.get(i, 0), i),
+        )
+        assert [r.id for r in list_images(scored_ws, sort="sharpness", status=status)] == plain
+        for limit in (1, 2, 4):
+            for offset in range(len(chosen) + 2):
+                page = list_images(
+                    scored_ws, sort="sharpness", status=status, limit=limit, offset=offset
+                )
+                assert [r.id for r in page] == plain[offset : offset + limit], (limit, offset)

@@ -1,0 +1,134 @@
+"""The map's points as columns: same content as ``map_points``, re-read only where it changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from curator.catalog import SOURCES, STATUSES, Provenance, set_provenance
+from curator.curation import accept, reject, undo_last
+from curator.embeddings import embed_images
+from curator.ingest import ingest_paths
+from curator.map_columns import NO_PROMPT, box_polygon, inside, map_columns
+from curator.shared_map import filter_points, map_points, update_map
+from curator.workspace import Workspace
+
+
+def _as_points(columns) -> dict[int, tuple]:
+    """The columns back as ``{id: (x, y, source, round, status, prompt_id, flags)}``."""
+    out = {}
+    for k, image_id in enumerate(columns.ids.tolist()):
+        flags = tuple(
+            name for bit, name in enumerate(columns.flag_names) if int(columns.flags[k]) >> bit & 1
+        )
+        prompt = int(columns.prompt_id[k])
+        out[image_id] = (
+            float(columns.x[k]), float(columns.y[k]), SOURCES[columns.source[k]],
+            int(columns.round[k]), STATUSES[columns.status[k]],
+            None if prompt == NO_PROMPT else prompt, flags,
+        )  # fmt: skip
+    return out
+
+
+def _expected(ws: Workspace) -> dict[int, tuple]:
+    return {
+        p.id: (p.x, p.y, p.source, p.round, p.status, p.prompt_id, tuple(sorted(p.flags)))
+        for p in map_points(ws)
+        if p.kind == "image"
+    }
+
+
+def _varied(ws: Workspace, tmp_path: Path) -> list[int]:
+    """Rejects, accepts, a generated round with a prompt, and flagged images on the map."""
+    small = tmp_path / "small"
+    small.mkdir()
+    for k in range(3):  # too small to train on: ingest flags them
+        Image.new("RGB", (20 + k, 20), (40 * k, 90, 200)).save(small / f"s{k}.png")
+    added = ingest_paths(ws, [small]).added
+    set_provenance(ws, added[:2], Provenance(source="generated", round=2, prompt_id=1))
+    embed_images(ws)
+    update_map(ws)
+    reject(ws, [1, 2, added[0]], reason="test")
+    accept(ws, [3, 4])
+    return added
+
+
+def test_map_columns__same_points_as_map_points(mapped_ws: Workspace, tmp_path: Path) -> None:
+    _varied(mapped_ws, tmp_path)
+    columns = map_columns(mapped_ws)
+    expected = _expected(mapped_ws)
+    assert _as_points(columns) == expected
+    assert any(point[-1] for point in expected.values())  # flags are part of the comparison
+    assert {p[4] for p in expected.values()} == {"pending", "accepted", "rejected"}
+    prompts = {p.id: (p.x, p.y) for p in map_points(mapped_ws) if p.kind == "prompt"}
+    got = zip(columns.prompt_ids.tolist(), columns.prompt_x, columns.prompt_y, strict=True)
+    assert {i: (x, y) for i, x, y in got} == prompts
+
+
+def test_map_columns__status_change_rereads_only_the_state(
+    mapped_ws: Workspace, tmp_path: Path
+) -> None:
+    first = map_columns(mapped_ws)
+    reject(mapped_ws, [5, 6], reason="blurry")
+    second = map_columns(mapped_ws, first)
+    assert second.x is first.x and second.ids is first.ids  # the placed part was reused
+    assert _as_points(second) == _expected(mapped_ws)
+    undo_last(mapped_ws)
+    third = map_columns(mapped_ws, second)
+    assert third.x is first.x and not (third.status == STATUSES.index("rejected")).any()
+
+
+def test_map_columns__new_points_and_provenance_reread_the_placed_part(
+    mapped_ws: Workspace, tmp_path: Path
+) -> None:
+    first = map_columns(mapped_ws)
+    added = _varied(mapped_ws, tmp_path)  # places new images, sets provenance
+    second = map_columns(mapped_ws, first)
+    assert second.x is not first.x and set(added) <= set(second.ids.tolist())
+    assert _as_points(second) == _expected(mapped_ws)
+    set_provenance(mapped_ws, [7], Provenance(source="augmented", round=5))
+    third = map_columns(mapped_ws, second)
+    assert _as_points(third)[7][2:4] == ("augmented", 5)
+
+
+def test_mask__matches_filter_points(mapped_ws: Workspace, tmp_path: Path) -> None:
+    _varied(mapped_ws, tmp_path)
+    columns = map_columns(mapped_ws)
+    points = map_points(mapped_ws)
+    flag = columns.flag_names[0]
+    for filters in (
+        {},
+        {"status": ["rejected"]},
+        {"status": ["pending", "accepted"], "source": ["original"]},
+        {"round": [2]},
+        {"flag": flag},
+        {"flag": flag, "status": ["pending"]},
+        {"source": ["augmented"]},
+    ):
+        expected = sorted(p.id for p in filter_points(points, filters))
+        assert columns.ids[columns.mask(filters)].tolist() == expected, filters
+
+
+def _inside_plainly(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
+    """Even-odd ray casting, one point at a time."""
+    result = False
+    for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            result = not result
+    return result
+
+
+def test_inside__lasso_and_box_against_plain_ray_casting(mapped_ws: Workspace) -> None:
+    columns = map_columns(mapped_ws)
+    cx, cy = float(np.median(columns.x)), float(np.median(columns.y))
+    span = float(np.ptp(columns.x))
+    lasso = [(cx - span, cy - span), (cx + span / 3, cy - span / 5), (cx, cy + span)]
+    box = box_polygon((cx + span, cx - span / 4), (cy - span, cy + span / 4))
+    for polygon in (lasso, box):
+        got = inside(columns, polygon)
+        plain = [_inside_plainly(x, y, polygon) for x, y in zip(columns.x, columns.y, strict=True)]
+        assert got.tolist() == plain
+        assert 0 < got.sum() < len(columns)  # the shapes cut the map, so the test can fail
+    assert not inside(columns, [(0.0, 0.0), (1.0, 1.0)]).any()  # no area, nothing inside
