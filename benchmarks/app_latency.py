@@ -85,16 +85,19 @@ def build_workspace(root: Path, points: int, seed: int = 0) -> Path:
             values[at["content_hash"]] = f"{values[at['content_hash']]}-copy{i}"
             values[at["source"]] = str(sources[i])
             values[at["round"]] = int(rounds[i])
-            values[at["status"]] = str(statuses[i])
             return tuple(values)
 
         conn.executemany(
-            "UPDATE images SET source = ?, round = ?, status = ? WHERE id = ?",
-            [(str(sources[i]), int(rounds[i]), str(statuses[i]), i + 1) for i in range(len(base))],
+            "UPDATE images SET source = ?, round = ? WHERE id = ?",
+            [(str(sources[i]), int(rounds[i]), i + 1) for i in range(len(base))],
         )
         marks = ", ".join("?" * len(names))
         copies = (row(i) for i in range(len(base), points))
         conn.executemany(f"INSERT INTO images VALUES ({marks})", copies)
+        conn.executemany(
+            "UPDATE image_status SET status = ? WHERE image_id = ?",
+            ((str(s), i + 1) for i, s in enumerate(statuses) if s != "pending"),
+        )
         conn.executemany(
             "INSERT INTO map_coords (kind, item_id, x, y, fit_id)"
             " VALUES ('image', ?, ?, ?, 'bench')",

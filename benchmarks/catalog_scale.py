@@ -42,9 +42,10 @@ def build(ws: Workspace, rows: int, seed: int = 0) -> None:
     now = "2026-11-30T00:00:00"
     images = (
         (i + 1, f"{i:064x}", f"ab/{i:064x}.png", f"img{i}.png", 512, 512, "RGB", 8, 0, 0, "PNG",
-         str(sources[i]), int(rounds[i]), str(statuses[i]), f"{i:016x}", now)
+         str(sources[i]), int(rounds[i]), f"{i:016x}", now)
         for i in range(rows)
     )  # fmt: skip
+    decided = ((str(statuses[i]), i + 1) for i in np.nonzero(statuses != "pending")[0].tolist())
     flagged = rng.random(rows) < 0.12
     flags = ((int(i) + 1, FLAGS[int(i) % len(FLAGS)], 1.0, "") for i in np.nonzero(flagged)[0])
     values = rng.random((rows, 3))
@@ -60,10 +61,11 @@ def build(ws: Workspace, rows: int, seed: int = 0) -> None:
     with ws.transaction() as conn:
         conn.executemany(
             "INSERT INTO images (id, content_hash, store_path, original_name, width, height, mode,"
-            " bit_depth, has_alpha, has_icc, format, source, round, status, phash, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " bit_depth, has_alpha, has_icc, format, source, round, phash, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             images,
-        )
+        )  # each new image gets a pending status row (schema v6's trigger)
+        conn.executemany("UPDATE image_status SET status = ? WHERE image_id = ?", decided)
         conn.executemany("INSERT INTO flags VALUES (?, ?, ?, ?)", flags)
         conn.executemany("INSERT INTO scores VALUES (?, ?, ?)", scores)
         conn.executemany("INSERT INTO map_coords VALUES (?, ?, ?, ?, ?)", coords)

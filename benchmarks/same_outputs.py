@@ -91,11 +91,14 @@ def curator_outputs(tree: Path, work: Path) -> dict[str, object]:
     command(tree, "curator.cli", "sample", ws, "--encoder", "efficientnet-lite0")
     command(tree, "curator.cli", "accept", ws, "--all-pending")
     command(tree, "curator.cli", "export", ws, export)
+    # each commit's own CLI lists its catalog: where a status is stored may differ between them
+    listed = json.loads(command(tree, "curator.cli", "list", ws, "--json"))
+    images = sorted(
+        ((r["id"], r["content_hash"], r["original_name"], r["status"]) for r in listed),
+        key=lambda row: row[1],
+    )
+    by_id = {row[0]: row[1] for row in images}
     with sqlite3.connect(ws / "catalog.sqlite") as db:
-        images = db.execute(
-            "SELECT id, content_hash, original_name, status FROM images ORDER BY content_hash"
-        ).fetchall()
-        by_id = {row[0]: row[1] for row in images}
         flags = sorted(
             (by_id[i], f, None if v is None else round(v, 9))
             for i, f, v in db.execute("SELECT image_id, flag, value FROM flags")

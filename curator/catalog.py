@@ -16,6 +16,10 @@ from curator.workspace import Workspace, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
 PROVENANCE_ACTION = "provenance"  # the event ``set_provenance`` logs
+# An image's status lives in its own narrow table (schema v6); records read both.
+STATUS_JOIN = " JOIN image_status ON image_status.image_id = images.id"
+IMAGES_WITH_STATUS = "images" + STATUS_JOIN
+RECORD_SELECT = f"SELECT images.*, status, status_reason, status_time FROM {IMAGES_WITH_STATUS}"
 STATUSES = ("pending", "accepted", "rejected")
 PROVENANCE_COLUMNS = (
     "source", "round", "parent_id", "prompt_id", "seed", "generator_model", "generator_settings",
@@ -186,8 +190,12 @@ class ImageFilter:
         """The flag names to match, as a list."""
         return [self.flag] if isinstance(self.flag, str) else list(self.flag or [])
 
+    def tables(self) -> str:
+        """What ``where`` reads: ``images``, joined with the statuses when one is asked for."""
+        return IMAGES_WITH_STATUS if self.status is not None else "images"
+
     def where(self) -> tuple[str, list]:
-        """The SQL WHERE clause over ``images`` (empty when nothing is set) and its arguments."""
+        """The SQL WHERE clause over ``tables()`` (empty when nothing is set) and its arguments."""
         where, args = [], []
         for column in ("status", "source", "round", "prompt_id"):
             value = getattr(self, column)
@@ -221,7 +229,7 @@ def list_images(
         if sort in SCORES:
             rows = _by_score(conn, sort, where, args, limit, offset)
         else:
-            sql = f"SELECT * FROM images{where} ORDER BY {SORTS[sort]}"
+            sql = f"{RECORD_SELECT}{where} ORDER BY {SORTS[sort]}"
             rows = conn.execute(sql + _page_sql(limit, offset), args).fetchall()
         return _records(conn, rows)
 
@@ -238,9 +246,11 @@ def _by_score(
     """One page by the score ``name``, read along the score index (schema v5) instead of
     sorting every row by a subquery: the scored images by value, then the unscored by id."""
     also = where.replace(" WHERE ", " AND ", 1)
-    join = "FROM scores s JOIN images ON images.id = s.image_id WHERE s.name = ?" + also
+    join = f"FROM scores s JOIN images ON images.id = s.image_id{STATUS_JOIN} WHERE s.name = ?"
+    join += also
+    columns = "images.*, status, status_reason, status_time"
     scored = conn.execute(
-        f"SELECT images.* {join} ORDER BY s.value, s.image_id" + _page_sql(limit, offset),
+        f"SELECT {columns} {join} ORDER BY s.value, s.image_id" + _page_sql(limit, offset),
         [name, *args],
     ).fetchall()
     if limit is not None and len(scored) == limit:
@@ -254,7 +264,7 @@ def _by_score(
     return (
         scored
         + conn.execute(
-            f"SELECT * FROM images{unscored} ORDER BY id" + _page_sql(rest, skip), [*args, name]
+            f"{RECORD_SELECT}{unscored} ORDER BY id" + _page_sql(rest, skip), [*args, name]
         ).fetchall()
     )
 
@@ -265,19 +275,21 @@ def count_images(ws: Workspace, **filters: Any) -> int:
     where, args = chosen.where()
     with ws.session() as conn:
         if not chosen.no_flags:
-            return int(conn.execute(f"SELECT COUNT(*) FROM images{where}", args).fetchone()[0])
+            sql = f"SELECT COUNT(*) FROM {chosen.tables()}{where}"
+            return int(conn.execute(sql, args).fetchone()[0])
         # All minus the flagged: probing the few flagged ids beats a NOT IN over every row.
         base, args = replace(chosen, no_flags=False).where()
         flagged = f"{base or ' WHERE 1'} AND id IN (SELECT image_id FROM flags)"
-        (everything,) = conn.execute(f"SELECT COUNT(*) FROM images{base}", args).fetchone()
-        (with_flags,) = conn.execute(f"SELECT COUNT(*) FROM images{flagged}", args).fetchone()
+        tables = chosen.tables()
+        (everything,) = conn.execute(f"SELECT COUNT(*) FROM {tables}{base}", args).fetchone()
+        (with_flags,) = conn.execute(f"SELECT COUNT(*) FROM {tables}{flagged}", args).fetchone()
         return int(everything - with_flags)
 
 
 def get_image(ws: Workspace, image_id: int) -> ImageRecord:
     """One image by id."""
     with ws.session() as conn:
-        rows = conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchall()
+        rows = conn.execute(f"{RECORD_SELECT} WHERE id = ?", (image_id,)).fetchall()
         if not rows:
             raise CuratorError(f"no image with id {image_id}")
         return _records(conn, rows)[0]
@@ -291,7 +303,7 @@ def summary(ws: Workspace) -> dict[str, Any]:
             return {str(key): n for key, n in conn.execute(sql)}
 
         by_status = {s: 0 for s in STATUSES}
-        by_status.update(counts("SELECT status, COUNT(*) FROM images GROUP BY status"))
+        by_status.update(counts("SELECT status, COUNT(*) FROM image_status GROUP BY status"))
         return {
             "total": conn.execute("SELECT COUNT(*) FROM images").fetchone()[0],
             "by_status": by_status,

@@ -39,8 +39,8 @@ def _set_status(
             rows = (
                 plain_cursor(conn)
                 .execute(
-                    "SELECT id, status, status_reason, status_time FROM images"
-                    " WHERE status = 'pending' ORDER BY id"
+                    "SELECT image_id, status, status_reason, status_time FROM image_status"
+                    " WHERE status = 'pending' ORDER BY image_id"
                 )
                 .fetchall()
             )
@@ -74,7 +74,8 @@ def _set_status(
 def _rows_of(conn: sqlite3.Connection, ids: list[int]) -> list[tuple]:
     """(id, status, status_reason, status_time) of these images, by id; unknown ids are absent."""
     sql = (
-        "SELECT id, status, status_reason, status_time FROM images WHERE id IN ({ids}) ORDER BY id"
+        "SELECT image_id, status, status_reason, status_time FROM image_status"
+        " WHERE image_id IN ({ids}) ORDER BY image_id"
     )
     return select_by_ids(plain_cursor(conn), sql, ids)  # one query per piece, not per image
 
@@ -87,8 +88,8 @@ def _write_statuses(conn: sqlite3.Connection, entries: list[tuple]) -> None:
     for (status, reason, time), ids in groups.items():
         for chunk in id_chunks(conn, ids, reserved=3):
             conn.execute(
-                "UPDATE images SET status = ?, status_reason = ?, status_time = ?"
-                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                "UPDATE image_status SET status = ?, status_reason = ?, status_time = ?"
+                f" WHERE image_id IN ({','.join('?' * len(chunk))})",
                 (status, reason, time, *chunk),
             )
 

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curator.catalog import ImageRecord, list_images
+from curator.catalog import IMAGES_WITH_STATUS, ImageRecord, list_images
 from curator.errors import CuratorError
 from curator.prompts import list_prompts
 from curator.store import image_path
@@ -119,9 +119,11 @@ def catalog_state(ws: Workspace) -> dict:
     every rejection with its reason and flags."""
     with ws.session() as conn:
         last = conn.execute("SELECT max(id) FROM events").fetchone()[0]
-        accepted = [r[0] for r in conn.execute("SELECT id FROM images WHERE status = 'accepted'")]
+        sql = "SELECT image_id FROM image_status WHERE status = 'accepted' ORDER BY image_id"
+        accepted = [r[0] for r in conn.execute(sql)]
         rejected = conn.execute(
-            "SELECT id, status_reason, original_name FROM images WHERE status = 'rejected'"
+            f"SELECT id, status_reason, original_name FROM {IMAGES_WITH_STATUS}"
+            " WHERE status = 'rejected'"
             " ORDER BY id"
         ).fetchall()
         flags: dict[int, list[str]] = {}

@@ -167,7 +167,6 @@ def _image_row(
         "has_icc": int(decoded.icc_profile is not None),
         "format": decoded.format,
         **dict(zip(PROVENANCE_COLUMNS, provenance.column_values(), strict=True)),
-        "status": "pending",
         "phash": f"{phash:016x}",
         "created_at": now_iso(),
     }

@@ -83,7 +83,8 @@ def map_columns(ws: Workspace, previous: MapColumns | None = None) -> MapColumns
             placed = _read_placed(cursor, key)
         status = np.zeros(len(placed.ids), dtype=np.int8)  # STATUSES[0] is pending
         for code, name in enumerate(STATUSES[1:], start=1):
-            rows = cursor.execute("SELECT id FROM images WHERE status = ?", (name,)).fetchall()
+            sql = "SELECT image_id FROM image_status WHERE status = ?"
+            rows = cursor.execute(sql, (name,)).fetchall()
             _set_at(placed.ids, _ints(rows), status, code)
         flag_rows = cursor.execute("SELECT image_id, flag FROM flags").fetchall()
         flag_names = tuple(sorted({flag for _, flag in flag_rows}))

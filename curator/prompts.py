@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from curator.catalog import IMAGES_WITH_STATUS
 from curator.errors import CuratorError
 from curator.workspace import Workspace, now_iso
 
@@ -87,7 +88,8 @@ def prompt_stats(ws: Workspace, prompt_id: int) -> PromptStats:
     with ws.session() as conn:
         counts = dict(
             conn.execute(
-                "SELECT status, COUNT(*) FROM images WHERE prompt_id = ? GROUP BY status",
+                f"SELECT status, COUNT(*) FROM {IMAGES_WITH_STATUS} WHERE prompt_id = ?"
+                " GROUP BY status",
                 (prompt_id,),
             ).fetchall()
         )

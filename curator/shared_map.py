@@ -272,8 +272,9 @@ def map_points(ws: Workspace) -> list[MapPoint]:
         for r in conn.execute("SELECT image_id, flag FROM flags ORDER BY flag"):
             flags.setdefault(r["image_id"], []).append(r["flag"])
         images = conn.execute(
-            "SELECT m.item_id, m.x, m.y, i.source, i.round, i.status, i.prompt_id FROM map_coords m"
-            " JOIN images i ON i.id = m.item_id WHERE m.kind = 'image' ORDER BY m.item_id"
+            "SELECT m.item_id, m.x, m.y, i.source, i.round, s.status, i.prompt_id FROM map_coords m"
+            " JOIN images i ON i.id = m.item_id JOIN image_status s ON s.image_id = i.id"
+            " WHERE m.kind = 'image' ORDER BY m.item_id"
         ).fetchall()
         prompts = conn.execute(
             "SELECT item_id, x, y FROM map_coords WHERE kind = 'prompt' ORDER BY item_id"

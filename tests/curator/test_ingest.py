@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from curator.catalog import get_image, list_images, summary
+from curator.catalog import RECORD_SELECT, get_image, list_images, summary
 from curator.ingest import ingest_paths
 from curator.store import image_path
 from curator.workspace import Workspace
@@ -242,7 +242,7 @@ def test_add_image__every_column_of_the_row_reads_back(ws: Workspace, tmp_path: 
     )
     assert is_new
     with ws.session() as conn:
-        row = dict(conn.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone())
+        row = dict(conn.execute(f"{RECORD_SELECT} WHERE id = ?", (image_id,)).fetchone())
     assert row["created_at"] and row["phash"] and len(row["phash"]) == 16
     del row["created_at"], row["phash"], row["status_time"]
     assert row == {

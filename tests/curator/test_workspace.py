@@ -99,3 +99,51 @@ def test_open_workspace__non_utf8_config_is_one_clear_error(tmp_path) -> None:
     (ws.root / "curator.yaml").write_bytes(b"ingest: {max_pixels: \xff\xfe}\n")
     with pytest.raises(CuratorError, match="cannot read config"):
         open_workspace(ws.root)
+
+
+def test_migrate__statuses_move_to_their_own_table_exactly(tmp_path: Path) -> None:
+    """Schema v6: every image keeps its status, reason and time; new images start pending."""
+    from curator.catalog import get_image, list_images
+    from curator.curation import reject, undo_last
+
+    ws = init_workspace(tmp_path / "w")
+    ws.db_path.unlink()  # the same workspace with a version 5 catalog, as the previous release
+    for leftover in ws.root.glob("catalog.sqlite-*"):
+        leftover.unlink()
+    conn = sqlite3.connect(ws.db_path)
+    migrate(conn, target=5)
+    rows = [
+        (1, "pending", "", None),
+        (2, "accepted", "sharp", "2026-01-01T00:00:00"),
+        (3, "rejected", "watermark", "2026-01-02T00:00:00"),
+    ]
+    for image_id, status, reason, time in rows:
+        conn.execute(
+            "INSERT INTO images (id, content_hash, store_path, original_name, width, height, mode,"
+            " bit_depth, has_alpha, has_icc, format, source, status, status_reason, status_time,"
+            " created_at) VALUES (?, ?, ?, ?, 8, 8, 'RGB', 8, 0, 0, 'PNG', 'original', ?, ?, ?,"
+            " '2026-01-01T00:00:00')",
+            (image_id, f"{image_id:064x}", f"ab/{image_id}.png", f"{image_id}.png", status,
+             reason, time),
+        )  # fmt: skip
+    conn.commit()
+    conn.close()
+    ws = open_workspace(ws.root)  # migrates
+    kept = [(r.id, r.status, r.status_reason, r.status_time) for r in list_images(ws)]
+    assert kept == rows
+    with ws.session() as conn:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(images)")}
+        assert not columns & {"status", "status_reason", "status_time"}  # one owner of a status
+        conn.execute(
+            "INSERT INTO images (id, content_hash, store_path, original_name, width, height, mode,"
+            " bit_depth, has_alpha, has_icc, format, source, created_at) VALUES (4, 'x', 'ab/4',"
+            " '4.png', 8, 8, 'RGB', 8, 0, 0, 'PNG', 'original', '2026-01-03T00:00:00')"
+        )  # fmt: skip
+        conn.commit()
+    assert get_image(ws, 4).status == "pending"  # the trigger gave the new image its row
+    reject(ws, [1, 4], reason="test")
+    assert [r.id for r in list_images(ws, status="rejected")] == [1, 3, 4]
+    undo_last(ws)
+    assert [(r.id, r.status, r.status_reason) for r in list_images(ws)][:3] == [
+        (1, "pending", ""), (2, "accepted", "sharp"), (3, "rejected", "watermark"),
+    ]  # fmt: skip
