@@ -143,12 +143,14 @@ def _records(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[ImageRec
 
 
 # How ``list_images`` may order images: name -> SQL (every order ends by id, so pages are stable)
+# (ordered by the status table's copy of the id: with a status filter SQLite then walks the
+# status index in order and stops after a page, instead of sorting every match)
 SORTS = {
-    "id": "id",
-    "newest": "id DESC",
-    "name": "original_name, id",
-    "pixels": "width * height DESC, id",
-    "status": "status, id",
+    "id": "image_status.image_id",
+    "newest": "image_status.image_id DESC",
+    "name": "original_name, images.id",
+    "pixels": "width * height DESC, images.id",
+    "status": "status, images.id",
 }
 # ... and by a quality score, lowest first (the blurriest, the most upsampled, the least blocky),
 # ties by id; images not measured yet come last (``_by_score``)
@@ -275,7 +277,9 @@ def count_images(ws: Workspace, **filters: Any) -> int:
     where, args = chosen.where()
     with ws.session() as conn:
         if not chosen.no_flags:
-            sql = f"SELECT COUNT(*) FROM {chosen.tables()}{where}"
+            # a status alone is counted in the status index, without visiting the images
+            tables = "image_status" if replace(chosen, status=None) == ImageFilter() else None
+            sql = f"SELECT COUNT(*) FROM {tables or chosen.tables()}{where}"
             return int(conn.execute(sql, args).fetchone()[0])
         # All minus the flagged: probing the few flagged ids beats a NOT IN over every row.
         base, args = replace(chosen, no_flags=False).where()

@@ -44,17 +44,25 @@ def ids_text(ids: list[int], shown: int = 10, *, total: bool = False) -> str:
     return head + (f" … ({len(ids)} in all)" if total else " …")
 
 
+def status_changed_ids(action: str, payload: dict[str, Any]) -> list[int]:
+    """The images whose status an event changed (none for events that change no status)."""
+    if "before" in payload:  # accept, reject, ...: each entry is (id, status, reason, time)
+        return [int(entry[0]) for entry in payload["before"]]
+    if action == "undo":
+        return [int(i) for i in payload.get("ids", [])]
+    return []
+
+
 def describe_event(event: Event) -> str:
     """One line saying what an event changed (the CLI's and the studio's history)."""
     payload = event.payload
     if "before" in payload:  # a status change: accept, reject, ...
-        ids = [entry[0] for entry in payload["before"]]
+        ids = status_changed_ids(event.action, payload)
         reason = f" ({payload['reason']})" if payload.get("reason") else ""
         return f"{payload.get('status', '?')} {ids_text(ids, total=True)}{reason}"
     if event.action == "undo":
-        return (
-            f"undid event {payload.get('undoes')}: {ids_text(payload.get('ids', []), total=True)}"
-        )
+        ids = status_changed_ids(event.action, payload)
+        return f"undid event {payload.get('undoes')}: {ids_text(ids, total=True)}"
     if event.action == "provenance":
         ids = ids_text(payload.get("ids", []), total=True)
         return f"set source {payload.get('source')} of {ids}"

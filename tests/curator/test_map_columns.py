@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from curator.catalog import SOURCES, STATUSES, Provenance, set_provenance
@@ -132,3 +133,33 @@ def test_inside__lasso_and_box_against_plain_ray_casting(mapped_ws: Workspace) -
         assert got.tolist() == plain
         assert 0 < got.sum() < len(columns)  # the shapes cut the map, so the test can fail
     assert not inside(columns, [(0.0, 0.0), (1.0, 1.0)]).any()  # no area, nothing inside
+
+
+@pytest.mark.parametrize("share", [1, 10**9], ids=["from-events", "whole-read"])
+def test_map_columns__statuses_from_the_event_log_equal_a_fresh_read(
+    mapped_ws: Workspace, share: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator import map_columns as module
+    from curator.curation import accept_all_pending, reject_each
+
+    # share 1: every change is read from the event log; 10**9: every change re-reads all
+    monkeypatch.setattr(module, "FULL_READ_SHARE", share)
+
+    columns = map_columns(mapped_ws)
+    steps = (
+        lambda: reject(mapped_ws, [1, 2, 3], reason="a"),
+        lambda: reject_each(mapped_ws, {4: "watermark", 5: "blurry"}),
+        lambda: accept(mapped_ws, [2, 6]),
+        lambda: undo_last(mapped_ws),
+        lambda: accept_all_pending(mapped_ws),
+        lambda: undo_last(mapped_ws),
+        lambda: undo_last(mapped_ws),
+    )
+    for step in steps:
+        step()
+        updated = map_columns(mapped_ws, columns)
+        assert updated.x is columns.x  # placed part reused: statuses came from the events
+        assert updated.status.tolist() == map_columns(mapped_ws).status.tolist()
+        assert updated.event_id > columns.event_id
+        columns = updated
+    assert len(set(columns.status.tolist())) > 1  # the sequence left more than one status
