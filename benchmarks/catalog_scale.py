@@ -120,12 +120,18 @@ def main() -> None:
     undo_last(ws)
     undo_s = time.perf_counter() - start
     start = time.perf_counter()
-    map_columns(ws, columns)
+    columns = map_columns(ws, columns)
     again_s = time.perf_counter() - start
+    reject(ws, chosen[::10], reason="benchmark")  # a box of the studio's usual size
+    start = time.perf_counter()
+    map_columns(ws, columns)
+    small_s = time.perf_counter() - start
+    undo_last(ws)
     rows = (
         ("reject a 100k selection", reject_s),
         ("undo it", undo_s),
-        ("map columns after the status change", again_s),
+        ("map columns after those two (whole re-read)", again_s),
+        ("map columns after rejecting 10k (from the events)", small_s),
     )
     for name, seconds in rows:
         print(f"{name:<50} {seconds:>8.3f}  {'met' if seconds <= GOAL_S else 'missed'}")
