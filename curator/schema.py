@@ -126,7 +126,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX image_status_by_status ON image_status(status);
     CREATE TRIGGER image_status_of_new_image AFTER INSERT ON images
     BEGIN
-        INSERT INTO image_status (image_id) VALUES (NEW.id);
+        -- only when missing: an outer INSERT OR REPLACE would otherwise reset a kept status
+        INSERT INTO image_status (image_id)
+            SELECT NEW.id WHERE NOT EXISTS (SELECT 1 FROM image_status WHERE image_id = NEW.id);
     END;
     """,
 ]
@@ -145,6 +147,11 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
     if current > SCHEMA_VERSION:
         raise CuratorError(
             f"catalog schema v{current} is newer than this curator (v{SCHEMA_VERSION}); upgrade it"
+        )
+    if current < 6 <= target and sqlite3.sqlite_version_info < (3, 35):
+        raise CuratorError(
+            f"upgrading this catalog needs SQLite 3.35 or newer (ALTER TABLE DROP COLUMN); "
+            f"this Python has {sqlite3.sqlite_version}"
         )
     for version in range(current, target):
         # executescript commits first; BEGIN..COMMIT makes each step all-or-nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,16 +38,19 @@ PALETTE = plotly.colors.qualitative.Plotly
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _columns_holder(root: str) -> dict:
-    return {}  # {"token": catalog token, "columns": MapColumns}, one per workspace
+    # one per workspace, shared by every browser tab: {"lock", "latest": (token, MapColumns)}
+    return {"lock": threading.Lock(), "latest": None}
 
 
 def current_columns(root: str, token: tuple) -> MapColumns:
     """The map's columns at ``token``: after a status change only statuses and flags are read."""
     holder = _columns_holder(root)
-    if holder.get("token") != token:
-        holder["columns"] = map_columns(open_workspace(root), holder.get("columns"))
-        holder["token"] = token
-    return holder["columns"]
+    with holder["lock"]:  # two tabs rerunning at once must not pair a token with older columns
+        latest = holder["latest"]
+        if latest is None or latest[0] != token:
+            previous = latest[1] if latest is not None else None
+            holder["latest"] = (token, map_columns(open_workspace(root), previous))
+        return holder["latest"][1]
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -54,8 +58,10 @@ def _cached_figure(
     root: str, token: tuple, color_by: str, filters: str, prompts: bool, window: str
 ) -> tuple[go.Figure, np.ndarray]:
     columns = current_columns(root, token)
-    shown = columns.mask(json.loads(filters))
-    fig = build_figure(columns, shown, color_by, prompts=prompts, window=json.loads(window))
+    window_ranges = json.loads(window)
+    x_range, y_range = window_ranges or frame_ranges(columns)
+    shown = columns.mask(json.loads(filters)) & _in_window(columns.x, columns.y, x_range, y_range)
+    fig = build_figure(columns, shown, color_by, prompts=prompts, window=window_ranges)
     # Same data → same revision: the browser's Plotly.react then skips recomputing 10k points on
     # a rerun, where it would otherwise treat every freshly parsed array as new data.
     fig.update_layout(datarevision=json.dumps([token, color_by, filters, prompts, window]))
@@ -174,6 +180,9 @@ def build_figure(
         # below the plot: at the top right it sat under the chart's toolbar
         legend={"title": color_by, "orientation": "h", "yanchor": "top", "y": -0.01, "x": 0},
         showlegend=True,  # also with one group: the key says what the colour means
+        # a group hidden from the legend would still be selected by a box on the server
+        legend_itemclick=False,
+        legend_itemdoubleclick=False,
         # keeps zoom and legend state across reruns, until the page sets another window
         uirevision=f"map {json.dumps(window)}",
     )
@@ -276,24 +285,35 @@ def selection_shapes(event) -> list[list[tuple[float, float]]]:
     return shapes
 
 
-def event_selection(event, columns: MapColumns, shown: np.ndarray) -> list[int]:
-    """The images a chart event selects: every shown image inside its box/lasso outlines
-    (resolved here over all points, also those the browser only saw as density), else the
-    points clicked."""
+def event_selection(event, columns: MapColumns, drawn: np.ndarray) -> list[int]:
+    """The images a chart event selects: every drawn image (``drawn``: shown and in the window)
+    inside its box/lasso outlines, resolved here over all points, also those the browser only
+    saw as density; else the points clicked."""
     shapes = selection_shapes(event)
     if not shapes:
         return selected_image_ids(event)
     chosen = np.zeros(len(columns), dtype=bool)
     for polygon in shapes:
         chosen |= inside(columns, polygon)
-    return columns.ids[chosen & shown].tolist()
+    return columns.ids[chosen & drawn].tolist()
 
 
-def sync_selection(event, columns: MapColumns, shown: np.ndarray) -> None:
-    """Take the chart's selection only when it changed (so a set selection survives reruns)."""
-    ids = event_selection(event, columns, shown)
-    if ids != st.session_state["map_last_event"]:
-        st.session_state["map_last_event"] = ids
+def new_selection(
+    event, last_seen: str, columns: MapColumns, drawn: np.ndarray
+) -> tuple[str, list[int] | None]:
+    """(what the event is, the ids it selects), the ids None when it is the event ``last_seen``:
+    the same outline over a catalog that changed since (an undo, another tab) must not grow or
+    shrink a selection the user already has."""
+    seen = json.dumps([selection_shapes(event), selected_image_ids(event)])
+    return seen, (None if seen == last_seen else event_selection(event, columns, drawn))
+
+
+def sync_selection(event, columns: MapColumns, drawn: np.ndarray) -> None:
+    """Take the chart's selection only when the event itself changed (so a set selection
+    survives reruns)."""
+    seen, ids = new_selection(event, st.session_state["map_last_event"], columns, drawn)
+    if ids is not None:
+        st.session_state["map_last_event"] = seen
         st.session_state["map_selection"] = ids
 
 
@@ -325,7 +345,7 @@ def clear_selection() -> None:
     would otherwise catch the next drag. Zoom survives (``uirevision``)."""
     st.session_state["map_chart_rev"] = st.session_state.get("map_chart_rev", 0) + 1
     st.session_state["map_selection"] = []
-    st.session_state["map_last_event"] = []
+    st.session_state["map_last_event"] = json.dumps([[], []])
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -421,6 +441,8 @@ def _set_window(to_selection: bool) -> None:
         ws = open_current()
         columns = current_columns(str(ws.root), catalog_version(ws.db_path))
         rows = np.flatnonzero(np.isin(columns.ids, ids))
+        if not rows.size:  # the selection is no longer on the map (a refit meanwhile)
+            return
         xs, ys = columns.x[rows], columns.y[rows]
         pad = max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-3) * 0.1
         st.session_state["map_window"] = [

@@ -20,7 +20,7 @@ def _defaults() -> dict[str, Any]:
     return {
         "workspace_path": st.query_params.get(WORKSPACE_PARAM) or os.environ.get(WORKSPACE_ENV, ""),
         "map_selection": [],  # image ids selected on the map
-        "map_last_event": [],  # last chart selection seen, so a rerun does not reapply it
+        "map_last_event": "",  # last chart selection event seen, so a rerun does not reapply it
         "map_window": None,  # [[x0, x1], [y0, y1]] after *Zoom to selection*, else the whole map
         "upscale_result": None,
         "eval_results": None,
@@ -47,7 +47,7 @@ def set_workspace(root: Path) -> None:
     root = Path(root).expanduser().resolve()  # the URL and the recent list outlive the cwd
     st.session_state["workspace_path"] = str(root)
     st.session_state["map_selection"] = []
-    st.session_state["map_last_event"] = []
+    st.session_state["map_last_event"] = ""
     st.session_state["map_window"] = None
     remember_workspace(root)
     sync_url()

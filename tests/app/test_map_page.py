@@ -13,7 +13,12 @@ from curator.curation import accept, reject
 from curator.map_columns import inside, map_columns
 from curator.prompts import add_prompt
 from curator.shared_map import map_points, update_map
-from curator.studio.map_page import build_figure, event_selection, selected_image_ids
+from curator.studio.map_page import (
+    build_figure,
+    event_selection,
+    new_selection,
+    selected_image_ids,
+)
 
 
 def _page():
@@ -290,3 +295,36 @@ def test_catalog_version__changes_on_every_status_write(mapped_ws):
     undo_last(mapped_ws)
     seen.append(catalog_version(mapped_ws.db_path))
     assert len(set(seen)) == 3
+
+
+def test_new_selection__the_same_outline_keeps_a_selection_after_the_catalog_changes(prompted_ws):
+    columns = map_columns(prompted_ws)
+    drawn = columns.mask({"status": ["pending"]})
+    x0, x1 = float(columns.x.min()) - 1, float(columns.x.max()) + 1
+    y0, y1 = float(columns.y.min()) - 1, float(columns.y.max()) + 1
+    box = {"selection": {"points": [], "box": [{"x": [x0, x1], "y": [y0, y1]}], "lasso": []}}
+    seen, ids = new_selection(box, "", columns, drawn)
+    assert ids == columns.ids[drawn].tolist() and ids
+    reject(prompted_ws, ids[:1])  # e.g. another tab; the status filter would now drop it
+    later = map_columns(prompted_ws, columns)
+    assert new_selection(box, seen, later, later.mask({"status": ["pending"]})) == (seen, None)
+
+
+def test_cached_figure__only_points_in_the_zoom_window_are_shown_and_selectable(prompted_ws):
+    from curator.catalog import catalog_version
+    from curator.studio import map_page
+
+    columns = map_columns(prompted_ws)
+    order = np.argsort(columns.x)
+    window = [[float(columns.x[order[0]]) - 1e-6, float(columns.x[order[1]]) + 1e-6], [-1e9, 1e9]]
+    token = catalog_version(prompted_ws.db_path)
+    _, drawn = map_page._cached_figure(
+        str(prompted_ws.root), token, "status", "{}", False, json.dumps(window)
+    )
+    assert sorted(columns.ids[drawn].tolist()) == sorted(columns.ids[order[:2]].tolist())
+    everywhere = {
+        "selection": {"points": [], "lasso": [], "box": [{"x": [-1e9, 1e9], "y": [-1e9, 1e9]}]}
+    }
+    assert sorted(event_selection(everywhere, columns, drawn)) == sorted(
+        columns.ids[order[:2]].tolist()
+    )

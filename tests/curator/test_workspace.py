@@ -141,6 +141,10 @@ def test_migrate__statuses_move_to_their_own_table_exactly(tmp_path: Path) -> No
         )  # fmt: skip
         conn.commit()
     assert get_image(ws, 4).status == "pending"  # the trigger gave the new image its row
+    with ws.session() as conn:  # a writer's REPLACE of an image row keeps its status
+        conn.execute("INSERT OR REPLACE INTO images SELECT * FROM images WHERE id = 3")
+        conn.commit()
+    assert (get_image(ws, 3).status, get_image(ws, 3).status_reason) == ("rejected", "watermark")
     reject(ws, [1, 4], reason="test")
     assert [r.id for r in list_images(ws, status="rejected")] == [1, 3, 4]
     undo_last(ws)
