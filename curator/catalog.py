@@ -228,6 +228,7 @@ def list_images(
         raise CuratorError(f"unknown sort {sort!r} (one of {', '.join(SORT_NAMES)})")
     where, args = ImageFilter(**filters).where()
     with ws.session() as conn:
+        conn.execute("BEGIN")  # one snapshot: a page by a score may take three SELECTs
         if sort in SCORES:
             rows = _by_score(conn, sort, where, args, limit, offset)
         else:
@@ -276,6 +277,7 @@ def count_images(ws: Workspace, **filters: Any) -> int:
     chosen = ImageFilter(**filters)
     where, args = chosen.where()
     with ws.session() as conn:
+        conn.execute("BEGIN")  # one snapshot for "all minus the flagged"
         if not chosen.no_flags:
             # a status alone is counted in the status index, without visiting the images
             tables = "image_status" if replace(chosen, status=None) == ImageFilter() else None
