@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from curator.errors import CuratorError
-from curator.events import log_event
+from curator.events import PROVENANCE_ACTION, log_event
 from curator.scores import SCORES
 from curator.workspace import Workspace, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
-PROVENANCE_ACTION = "provenance"  # the event ``set_provenance`` logs
 # An image's status lives in its own narrow table (schema v6); records read both.
 STATUS_JOIN = " JOIN image_status ON image_status.image_id = images.id"
 IMAGES_WITH_STATUS = "images" + STATUS_JOIN
-RECORD_SELECT = f"SELECT images.*, status, status_reason, status_time FROM {IMAGES_WITH_STATUS}"
+RECORD_COLUMNS = "images.*, status, status_reason, status_time"
+RECORD_SELECT = f"SELECT {RECORD_COLUMNS} FROM {IMAGES_WITH_STATUS}"
 STATUSES = ("pending", "accepted", "rejected")
 PROVENANCE_COLUMNS = (
     "source", "round", "parent_id", "prompt_id", "seed", "generator_model", "generator_settings",
@@ -193,8 +193,11 @@ class ImageFilter:
         return [self.flag] if isinstance(self.flag, str) else list(self.flag or [])
 
     def tables(self) -> str:
-        """What ``where`` reads: ``images``, joined with the statuses when one is asked for."""
-        return IMAGES_WITH_STATUS if self.status is not None else "images"
+        """What ``where`` reads: ``images``, joined with the statuses when one is asked for, or
+        the status table alone when a status is all that is asked (counted in its index)."""
+        if self.status is None:
+            return "images"
+        return "image_status" if replace(self, status=None) == ImageFilter() else IMAGES_WITH_STATUS
 
     def where(self) -> tuple[str, list]:
         """The SQL WHERE clause over ``tables()`` (empty when nothing is set) and its arguments."""
@@ -251,9 +254,8 @@ def _by_score(
     also = where.replace(" WHERE ", " AND ", 1)
     join = f"FROM scores s JOIN images ON images.id = s.image_id{STATUS_JOIN} WHERE s.name = ?"
     join += also
-    columns = "images.*, status, status_reason, status_time"
     scored = conn.execute(
-        f"SELECT {columns} {join} ORDER BY s.value, s.image_id" + _page_sql(limit, offset),
+        f"SELECT {RECORD_COLUMNS} {join} ORDER BY s.value, s.image_id" + _page_sql(limit, offset),
         [name, *args],
     ).fetchall()
     if limit is not None and len(scored) == limit:
@@ -279,9 +281,7 @@ def count_images(ws: Workspace, **filters: Any) -> int:
     with ws.session() as conn:
         conn.execute("BEGIN")  # one snapshot for "all minus the flagged"
         if not chosen.no_flags:
-            # a status alone is counted in the status index, without visiting the images
-            tables = "image_status" if replace(chosen, status=None) == ImageFilter() else None
-            sql = f"SELECT COUNT(*) FROM {tables or chosen.tables()}{where}"
+            sql = f"SELECT COUNT(*) FROM {chosen.tables()}{where}"
             return int(conn.execute(sql, args).fetchone()[0])
         # All minus the flagged: probing the few flagged ids beats a NOT IN over every row.
         base, args = replace(chosen, no_flags=False).where()

@@ -9,6 +9,8 @@ from typing import Any
 
 from curator.workspace import Workspace, now_iso
 
+PROVENANCE_ACTION = "provenance"  # ``catalog.set_provenance`` logs it; the map's readers watch it
+
 
 @dataclass(frozen=True)
 class Event:
@@ -63,7 +65,7 @@ def describe_event(event: Event) -> str:
     if event.action == "undo":
         ids = status_changed_ids(event.action, payload)
         return f"undid event {payload.get('undoes')}: {ids_text(ids, total=True)}"
-    if event.action == "provenance":
+    if event.action == PROVENANCE_ACTION:
         ids = ids_text(payload.get("ids", []), total=True)
         return f"set source {payload.get('source')} of {ids}"
     if "added" in payload:  # ingest and generate

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from curator.catalog import PROVENANCE_ACTION, SOURCES, STATUSES
-from curator.events import status_changed_ids
+from curator.catalog import SOURCES, STATUSES
+from curator.events import PROVENANCE_ACTION, status_changed_ids
 from curator.workspace import Workspace, get_meta, plain_cursor, select_by_ids
 
 MAP_VERSION_KEY = "map_version"  # bumped in the transaction that writes images' coordinates
