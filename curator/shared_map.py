@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -291,27 +291,3 @@ def map_points(ws: Workspace) -> list[MapPoint]:
         for r in prompts
     ]
     return points
-
-
-def flag_names(point: MapPoint) -> set[str]:
-    """Names of the quality flags a map point carries."""
-    flags = point.flags or ()
-    return set(flags.keys() if isinstance(flags, dict) else flags)
-
-
-def filter_points(points: Sequence[MapPoint], filters: dict[str, list]) -> list[MapPoint]:
-    """Image points whose round/source/status are in the chosen lists and that carry the flag."""
-    flag = filters.get("flag")
-    kept = []
-    for p in points:
-        if p.kind != "image":
-            continue
-        if any(
-            filters.get(f) and getattr(p, f) not in filters[f]
-            for f in ("round", "source", "status")
-        ):
-            continue
-        if flag and flag not in flag_names(p):
-            continue
-        kept.append(p)
-    return kept
