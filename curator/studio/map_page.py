@@ -59,8 +59,7 @@ def _cached_figure(
 ) -> tuple[go.Figure, np.ndarray]:
     columns = current_columns(root, token)
     window_ranges = json.loads(window)
-    x_range, y_range = window_ranges or frame_ranges(columns)
-    shown = columns.mask(json.loads(filters)) & _in_window(columns.x, columns.y, x_range, y_range)
+    *_, shown = view(columns, columns.mask(json.loads(filters)), window_ranges)
     fig = build_figure(columns, shown, color_by, prompts=prompts, window=window_ranges)
     # Same data → same revision: the browser's Plotly.react then skips recomputing 10k points on
     # a rerun, where it would otherwise treat every freshly parsed array as new data.
@@ -132,8 +131,7 @@ def build_figure(
     points shown. With more than ``MARKER_LIMIT`` points in view they are drawn as a density
     picture under an even sample of at most ``SAMPLE_LIMIT`` markers.
     """
-    x_range, y_range = [list(w) for w in window] if window else frame_ranges(columns)
-    in_view = shown & _in_window(columns.x, columns.y, x_range, y_range)
+    x_range, y_range, in_view = view(columns, shown, window)
     rows = np.flatnonzero(in_view)
     dense = len(rows) > MARKER_LIMIT
     codes, names = color_groups(columns, color_by)
@@ -193,8 +191,15 @@ def build_figure(
     return fig
 
 
-def _in_window(x: np.ndarray, y: np.ndarray, x_range, y_range) -> np.ndarray:
-    return (x >= x_range[0]) & (x <= x_range[1]) & (y >= y_range[0]) & (y <= y_range[1])
+def view(
+    columns: MapColumns, shown: np.ndarray, window: Sequence[Sequence[float]] | None
+) -> tuple[list[float], list[float], np.ndarray]:
+    """The axes' ranges (``window``, or every point with a margin) and the shown points inside
+    them: what is drawn, and so what a box or lasso may select."""
+    x_range, y_range = [list(w) for w in window] if window else frame_ranges(columns)
+    x, y = columns.x, columns.y
+    inside_ranges = (x >= x_range[0]) & (x <= x_range[1]) & (y >= y_range[0]) & (y <= y_range[1])
+    return x_range, y_range, shown & inside_ranges
 
 
 def _density_layer(columns, rows, codes, colors, x_range, y_range) -> dict:
@@ -277,7 +282,7 @@ def selected_image_ids(event) -> list[int]:
 
 def selection_shapes(event) -> list[list[tuple[float, float]]]:
     """The box and lasso outlines of a chart selection event, as polygons in map coordinates."""
-    selection = (event or {}).get("selection", {}) if event else {}
+    selection = (event or {}).get("selection", {})
     shapes = [box_polygon(box["x"], box["y"]) for box in selection.get("box", []) if box["x"]]
     shapes += [
         list(zip(lasso["x"], lasso["y"], strict=True)) for lasso in selection.get("lasso", [])
