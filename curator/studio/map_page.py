@@ -29,7 +29,8 @@ MAP_THUMB_SIZE = 64
 # and select on (benchmarks/app_latency.py: 10k markers rerun in ~0.5 s, 100k would not).
 MARKER_LIMIT = 20_000
 # The sample over a density picture is drawn as SVG: a fresh chart (after every Reject) then needs
-# no WebGL context, which took reject → rerun p95 from 1.45–1.62 s to 1.27–1.31 s at 1M points.
+# no WebGL context: reject → rerun p95 1.27–1.31 s against 1.45–1.62 s for 5,000 WebGL markers
+# at 1M points (back-to-back runs of benchmarks/app_latency.py with the two drawings switched).
 SAMPLE_LIMIT = 2_000
 DENSITY_WIDTH = 800
 CHART_KEY = "map_chart"
