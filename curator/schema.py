@@ -141,8 +141,42 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def statements(script: str) -> list[str]:
+    """A migration's statements, one string each; a trigger's body stays whole."""
+    done, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):  # false inside BEGIN ... END of a trigger
+            if pending.strip(" \n;"):
+                done.append(pending)
+            pending = ""
+    return done
+
+
+def _migrate_one(conn: sqlite3.Connection, target: int) -> bool:
+    """Apply the next migration under the write lock; False once the catalog is at ``target``.
+
+    The version is read after the lock is taken: another process may have upgraded the catalog
+    while this one waited, and running a step twice would fail (or worse, apply twice).
+    """
+    conn.commit()  # BEGIN needs no transaction open
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)
+        if version < target:
+            for statement in statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return version + 1 < target
+
+
 def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
-    """Apply the missing migrations, each in its own transaction; returns the new version."""
+    """Apply the missing migrations, each in its own locked transaction; returns the new version."""
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
         raise CuratorError(
@@ -153,9 +187,8 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
             f"upgrading this catalog needs SQLite 3.35 or newer (ALTER TABLE DROP COLUMN); "
             f"this Python has {sqlite3.sqlite_version}"
         )
-    for version in range(current, target):
-        # executescript commits first; BEGIN..COMMIT makes each step all-or-nothing
-        conn.executescript(
-            f"BEGIN; {MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;"
-        )
+    if current >= target:
+        return current  # no write lock to open a current catalog: a long ingest may hold it
+    while _migrate_one(conn, target):
+        pass
     return schema_version(conn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -117,14 +118,14 @@ def test_migrate__statuses_move_to_their_own_table_exactly(tmp_path: Path) -> No
         (2, "accepted", "sharp", "2026-01-01T00:00:00"),
         (3, "rejected", "watermark", "2026-01-02T00:00:00"),
     ]
-    for image_id, status, reason, time in rows:
+    for image_id, status, reason, when in rows:
         conn.execute(
             "INSERT INTO images (id, content_hash, store_path, original_name, width, height, mode,"
             " bit_depth, has_alpha, has_icc, format, source, status, status_reason, status_time,"
             " created_at) VALUES (?, ?, ?, ?, 8, 8, 'RGB', 8, 0, 0, 'PNG', 'original', ?, ?, ?,"
             " '2026-01-01T00:00:00')",
             (image_id, f"{image_id:064x}", f"ab/{image_id}.png", f"{image_id}.png", status,
-             reason, time),
+             reason, when),
         )  # fmt: skip
     conn.commit()
     conn.close()
@@ -151,3 +152,47 @@ def test_migrate__statuses_move_to_their_own_table_exactly(tmp_path: Path) -> No
     assert [(r.id, r.status, r.status_reason) for r in list_images(ws)][:3] == [
         (1, "pending", ""), (2, "accepted", "sharp"), (3, "rejected", "watermark"),
     ]  # fmt: skip
+
+
+def test_migrate__two_processes_upgrading_at_once_both_succeed(tmp_path: Path) -> None:
+    """The version is read under the write lock: a second upgrader finds the step done."""
+    import threading
+
+    from curator.schema import statements
+
+    path = tmp_path / "catalog.sqlite"
+    first = sqlite3.connect(path, timeout=30.0)
+    migrate(first, target=5)
+    first.execute("INSERT INTO meta VALUES ('kept', 'yes')")
+    first.commit()
+    first.execute("BEGIN IMMEDIATE")  # the first upgrader holds the lock ...
+    second = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+    outcome: list[object] = []
+    waiter = threading.Thread(target=lambda: outcome.append(_try(migrate, second)))
+    waiter.start()
+    time.sleep(0.5)  # ... while the second one, having read v5, waits for it
+    for statement in statements(MIGRATIONS[5]):
+        first.execute(statement)
+    first.execute("PRAGMA user_version = 6")
+    first.execute("COMMIT")
+    waiter.join(timeout=30)
+    assert outcome == [SCHEMA_VERSION]
+    assert first.execute("SELECT value FROM meta WHERE key = 'kept'").fetchone() == ("yes",)
+
+
+def _try(function, *args):
+    try:
+        return function(*args)
+    except Exception as error:  # the test reports it rather than losing it in the thread
+        return error
+
+
+def test_statements__keep_a_trigger_body_whole() -> None:
+    """Splitting a migration at semicolons would cut a trigger in two."""
+    from curator.schema import statements
+
+    parts = statements(MIGRATIONS[5])
+    assert sum("CREATE TRIGGER" in part for part in parts) == 1
+    trigger = next(part for part in parts if "CREATE TRIGGER" in part)
+    assert trigger.rstrip().endswith("END;") and sqlite3.complete_statement(trigger)
+    assert len(parts) == MIGRATIONS[5].count(";") - 1  # the one ; inside the trigger's body
