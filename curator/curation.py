@@ -34,7 +34,7 @@ def _set_status(
     as pending; a decision made meanwhile by another window stands).
     """
     reason_of = reason.get if isinstance(reason, dict) else (lambda _id: reason)
-    with ws.transaction() as conn:
+    with ws.transaction(checkpoint_later=True) as conn:
         if ids is None:
             rows = (
                 plain_cursor(conn)
@@ -116,7 +116,7 @@ def accept_all_pending(ws: Workspace) -> int:
 
 def undo_last(ws: Workspace) -> str | None:
     """Revert the newest status change not yet undone; returns what was undone, or None."""
-    with ws.transaction() as conn:
+    with ws.transaction(checkpoint_later=True) as conn:
         # json_extract reads one field: an undo's payload also lists every id it touched
         undone = {
             r[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -131,3 +132,45 @@ def test_bulk_reject_and_undo__fit_a_low_sqlite_parameter_limit(ws, tmp_path, mo
     assert {r.status for r in list_images(ws)} == {"pending"}
     with pytest.raises(CuratorError, match=f"no image with id {max(ids) + 1}"):
         reject(ws, [*ids, max(ids) + 1])
+
+
+def _statuses_in_catalog_file(ws: Workspace, tmp_path: Path) -> dict[int, str]:
+    """Statuses as the catalog file holds them, without its write-ahead log (a copy of it alone)."""
+    import shutil
+    import sqlite3
+
+    alone = tmp_path / "file-only.sqlite"
+    shutil.copyfile(ws.db_path, alone)
+    with contextlib.closing(sqlite3.connect(alone)) as conn:
+        return dict(conn.execute("SELECT image_id, status FROM image_status"))
+
+
+def test_reject__checkpoints_after_returning_and_loses_nothing(
+    ws: Workspace, three: list[int], tmp_path: Path, monkeypatch
+) -> None:
+    """The commit returns with the change in the log; a background checkpoint writes the file."""
+    import curator.workspace as workspace
+
+    connect = Workspace.connect
+
+    def eager(self: Workspace):  # a commit of any size now passes the auto-checkpoint threshold
+        conn = connect(self)
+        conn.execute("PRAGMA wal_autocheckpoint = 1")
+        return conn
+
+    monkeypatch.setattr(Workspace, "connect", eager)
+    held: list = []
+    monkeypatch.setattr(workspace, "checkpoint_in_background", held.append)
+    with ws.session() as reader:  # open throughout, as the studio's reads are: no last close
+        reject(ws, three[:2], reason="soft")
+        assert [get_image(ws, i).status for i in three] == ["rejected", "rejected", "pending"]
+        assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}  # not yet
+        monkeypatch.undo()  # the real checkpoint from here on
+        workspace.checkpoint_in_background(held.pop())
+        workspace.wait_for_checkpoints()
+        in_file = _statuses_in_catalog_file(ws, tmp_path)
+        assert [in_file[i] for i in three] == ["rejected", "rejected", "pending"]
+        undo_last(ws)
+        workspace.wait_for_checkpoints()
+        assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}
+        reader.execute("SELECT 1")
