@@ -42,10 +42,10 @@ EVALS = (("Set5", 2), ("Set5", 3), ("Set5", 4), ("Set14", 4))
 UPSCALES = (("--scale", "3"), ("--scale", "2.5"), ("--size", "301x0"))
 
 
-def worktree(rev: str, where: Path) -> Path:
-    """A detached checkout of ``rev`` under ``where``."""
+def worktree(rev: str, where: Path, repo: Path = ROOT) -> Path:
+    """A detached checkout of ``repo``'s ``rev`` under ``where``."""
     tree = where / rev.replace("/", "_")
-    subprocess.run(["git", "-C", ROOT, "worktree", "add", "-q", "--detach", tree, rev], check=True)
+    subprocess.run(["git", "-C", repo, "worktree", "add", "-q", "--detach", tree, rev], check=True)
     return tree
 
 

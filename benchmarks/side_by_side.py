@@ -1,0 +1,109 @@
+"""One benchmark at two commits, rounds interleaved: its timings side by side, and their ratio.
+
+    .venv/bin/python benchmarks/side_by_side.py --base REV [--head REV] [--rounds 2] \\
+        SCRIPT [SCRIPT ARGS...]
+    e.g. benchmarks/side_by_side.py --base 8e210de catalog_scale.py --rows 1000000
+
+This shared machine's speed moves by 2x between runs, so a before/after comparison made on two
+occasions says little. Here each round runs ``benchmarks/SCRIPT`` once at each commit (git
+worktrees, this venv, each tree first on ``PYTHONPATH``), in fresh processes, one right after the
+other, and the order alternates from round to round. Every script here prints its results as
+table rows: a label, two or more spaces, then numbers (seconds). Rows are matched by label; for
+each number the best (lowest) over the rounds is printed for both commits with head / base.
+Rows that only one commit prints (a measurement the other lacks) are listed as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.same_outputs import ROOT, worktree  # noqa: E402
+
+# a label, 2+ spaces, then the numbers (and perhaps a word such as "met" after them)
+NUMBER = r"[-+]?\d+(?:\.\d+)?"
+ROW = re.compile(rf"^\s*(?P<label>\S.*?)\s{{2,}}(?P<numbers>{NUMBER}(?:\s+{NUMBER})*)\b")
+
+
+def table_rows(output: str) -> dict[str, list[float]]:
+    """The numbers of each table row of a script's output, by label (first row of a label wins)."""
+    rows: dict[str, list[float]] = {}
+    for line in output.splitlines():
+        match = ROW.match(line)
+        if match and not match["label"][0].isdigit():
+            rows.setdefault(match["label"], [float(n) for n in match["numbers"].split()])
+    return rows
+
+
+def run_script(tree: Path, script: str, argv: list[str]) -> str:
+    """``python benchmarks/SCRIPT argv`` with ``tree``'s code: its stdout (exits on an error)."""
+    argv_s = [sys.executable, str(tree / "benchmarks" / script), *argv]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(argv_s, capture_output=True, text=True, cwd=tree, env=env)
+    if done.returncode != 0:
+        sys.exit(f"failed in {tree}: {' '.join(argv_s)}\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def best(rounds: list[dict[str, list[float]]], label: str) -> list[float] | None:
+    """Per column, the lowest value of ``label`` over the rounds (None if never printed)."""
+    seen = [r[label] for r in rounds if label in r]
+    if not seen:
+        return None
+    width = min(len(values) for values in seen)
+    return [min(values[k] for values in seen) for k in range(width)]
+
+
+def main() -> None:
+    """Run both commits round by round, then print the rows side by side."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="the commit before the change")
+    parser.add_argument("--head", default="HEAD")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the git repository (this one)")
+    parser.add_argument("script", help="a script in benchmarks/, e.g. catalog_scale.py")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    args = parser.parse_args()
+    revs = [subprocess.check_output(["git", "-C", args.repo, "rev-parse", r], text=True).strip()
+            for r in (args.base, args.head)]  # fmt: skip
+    if revs[0] == revs[1]:
+        sys.exit(f"error: --base {args.base} and --head {args.head} are the same commit")
+    names = {revs[0]: f"base {args.base}", revs[1]: f"head {args.head}"}
+    results: dict[str, list[dict[str, list[float]]]] = {rev: [] for rev in revs}
+    with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
+        trees = {rev: worktree(rev, Path(tmp), args.repo) for rev in revs}
+        try:
+            for round_no in range(args.rounds):
+                order = revs if round_no % 2 == 0 else revs[::-1]  # drift hits both alike
+                for rev in order:
+                    start = time.monotonic()
+                    output = run_script(trees[rev], args.script, args.args)
+                    results[rev].append(table_rows(output))
+                    print(f"round {round_no + 1}, {names[rev]}: {time.monotonic() - start:.0f} s",
+                          flush=True)  # fmt: skip
+        finally:
+            for tree in trees.values():
+                subprocess.run(["git", "-C", args.repo, "worktree", "remove", "--force", tree])
+    labels = list(dict.fromkeys(label for rev in revs[::-1] for r in results[rev] for label in r))
+    print(f"\n{args.script} {' '.join(args.args)}: best of {args.rounds} interleaved rounds")
+    print(f"{'row':<52} {names[revs[0]]:>18} {names[revs[1]]:>18}  head / base")
+    for label in labels:
+        base, head = best(results[revs[0]], label), best(results[revs[1]], label)
+        if base is None or head is None:
+            print(f"{label[:52]:<52} only at {names[revs[0] if head is None else revs[1]]}")
+            continue
+        for k, (b, h) in enumerate(zip(base, head, strict=False)):
+            ratio = f"{h / b:.2f}" if b else "-"
+            print(f"{(label if k == 0 else '')[:52]:<52} {b:>18.3f} {h:>18.3f}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()
