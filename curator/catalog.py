@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from curator.errors import CuratorError
 from curator.events import PROVENANCE_ACTION, log_event
 from curator.scores import SCORES
-from curator.workspace import Workspace, select_by_ids
+from curator.workspace import Workspace, connect_read_only, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
 # An image's status lives in its own narrow table (schema v6); records read both.
@@ -319,17 +320,41 @@ def summary(ws: Workspace) -> dict[str, Any]:
         }
 
 
-def catalog_version(db_path: Path) -> tuple:
-    """Changes whenever the catalog is written (by the app or the CLI): its files' stats.
+@dataclass
+class _Watch:
+    conn: sqlite3.Connection
+    file: tuple[int, int]  # (device, inode) of the catalog file it has open
+    data_version: int
+    writes: int = 0
 
-    SQLite in WAL mode appends every commit to ``-wal`` and checkpoints into the main file, so
-    (mtime, size) of both moves on each write; reading them costs two ``stat`` calls, not a query.
+
+_WATCHES: dict[str, _Watch] = {}
+_WATCHES_LOCK = threading.Lock()
+
+
+def catalog_version(db_path: Path) -> tuple:
+    """A token that changes whenever a write to the catalog is committed (by any process), and
+    only then.
+
+    One long-lived read-only connection per catalog asks SQLite's ``PRAGMA data_version``, which
+    moves when another connection commits. The files' stats would also move when a checkpoint
+    copies the write-ahead log into the catalog file, which changes nothing in it but would make
+    the studio read and draw the map again. A catalog file replaced by another starts afresh.
     """
-    stats = []
-    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
-        try:
-            st_ = path.stat()
-            stats.append((st_.st_mtime_ns, st_.st_size))
-        except FileNotFoundError:
-            stats.append(None)
-    return tuple(stats)
+    try:
+        stat = db_path.stat()
+    except FileNotFoundError:
+        return (str(db_path), None)
+    file = (stat.st_dev, stat.st_ino)
+    with _WATCHES_LOCK:
+        watch = _WATCHES.get(str(db_path))
+        if watch is None or watch.file != file:
+            if watch is not None:
+                watch.conn.close()
+            conn = connect_read_only(db_path, any_thread=True)
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            watch = _WATCHES[str(db_path)] = _Watch(conn, file, version)
+        version = watch.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != watch.data_version:
+            watch.data_version, watch.writes = version, watch.writes + 1
+        return (str(db_path), file, watch.writes)

@@ -47,7 +47,7 @@ class Workspace(WorkspaceLayout):
     def connect(self) -> sqlite3.Connection:
         """A new connection (WAL, foreign keys on, rows as ``sqlite3.Row``)."""
         if self.readonly:
-            conn = _connect_read_only(self.db_path)
+            conn = connect_read_only(self.db_path)
         else:
             conn = sqlite3.connect(self.db_path, timeout=30.0)
             conn.execute("PRAGMA journal_mode = WAL")
@@ -177,19 +177,21 @@ def plain_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Open a catalog for reading where nothing may be written (read-only media, no permission).
+def connect_read_only(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
+    """Open a catalog for reading only (read-only media, no permission, or a watcher).
 
     SQLite needs the WAL index (``-shm``) to read a WAL database; where it cannot be created, the
     file is opened as immutable, which is right because no one can write there either.
+    ``any_thread``: the connection may be used from any thread (the caller serialises its use).
     """
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    options = {"uri": True, "timeout": 30.0, "check_same_thread": not any_thread}
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30.0)
+        conn = sqlite3.connect(uri, **options)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
-        return sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=30.0)
+        return sqlite3.connect(f"{uri}&immutable=1", **options)
 
 
 def _is_writable(root: Path) -> bool:

@@ -297,6 +297,37 @@ def test_catalog_version__changes_on_every_status_write(mapped_ws):
     assert len(set(seen)) == 3
 
 
+def test_catalog_version__a_checkpoint_alone_keeps_it_and_any_commit_moves_it(mapped_ws, tmp_path):
+    """Copying the write-ahead log into the file changes no content: no redraw of the map."""
+    import shutil
+    import sqlite3
+
+    from curator.catalog import catalog_version
+    from curator.workspace import wait_for_checkpoints
+
+    wait_for_checkpoints()
+    catalog_version(mapped_ws.db_path)
+    other = sqlite3.connect(mapped_ws.db_path)  # as another process would
+    other.execute("PRAGMA wal_autocheckpoint = 0")
+    other.execute("INSERT INTO meta VALUES ('note', 'x')")
+    other.commit()  # in the log only
+    before = catalog_version(mapped_ws.db_path)
+    stat = mapped_ws.db_path.stat()
+    other.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as the background and auto checkpoints
+    assert mapped_ws.db_path.stat().st_mtime_ns != stat.st_mtime_ns  # the file was written
+    assert catalog_version(mapped_ws.db_path) == before
+    other.execute("INSERT INTO meta VALUES ('note 2', 'x')")
+    other.commit()
+    other.close()
+    after = catalog_version(mapped_ws.db_path)
+    assert after != before
+    assert catalog_version(mapped_ws.db_path) == after  # asking again changes nothing
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(mapped_ws.db_path, copy)
+    copy.replace(mapped_ws.db_path)  # another catalog file under the same name
+    assert catalog_version(mapped_ws.db_path) not in (before, after)
+
+
 def test_new_selection__the_same_outline_keeps_a_selection_after_the_catalog_changes(prompted_ws):
     columns = map_columns(prompted_ws)
     drawn = columns.mask({"status": ["pending"]})
