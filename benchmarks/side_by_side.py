@@ -10,7 +10,7 @@ worktrees, this venv, each tree first on ``PYTHONPATH``), in fresh processes, on
 other, and the order alternates from round to round. Every script here prints its results as
 table rows: a label, two or more spaces, then numbers (seconds). Rows are matched by label; for
 each number the best (lowest) over the rounds is printed for both commits with head / base.
-Rows that only one commit prints (a measurement the other lacks) are listed as such.
+A row that only one commit prints (a measurement the other lacks) says so in the other column.
 """
 
 from __future__ import annotations
@@ -97,12 +97,16 @@ def main() -> None:
     print(f"{'row':<52} {names[revs[0]]:>18} {names[revs[1]]:>18}  head / base")
     for label in labels:
         base, head = best(results[revs[0]], label), best(results[revs[1]], label)
-        if base is None or head is None:
-            print(f"{label[:52]:<52} only at {names[revs[0] if head is None else revs[1]]}")
-            continue
-        for k, (b, h) in enumerate(zip(base, head, strict=False)):
-            ratio = f"{h / b:.2f}" if b else "-"
-            print(f"{(label if k == 0 else '')[:52]:<52} {b:>18.3f} {h:>18.3f}  {ratio}")
+        width = max(len(base or []), len(head or []))
+        for k in range(width):
+            b = base[k] if base and k < len(base) else None
+            h = head[k] if head and k < len(head) else None
+            ratio = f"{h / b:.2f}" if b and h is not None else "-"
+            print(f"{(label if k == 0 else '')[:52]:<52} {_cell(b)} {_cell(h)}  {ratio}")
+
+
+def _cell(value: float | None) -> str:
+    return f"{'(not printed)' if value is None else f'{value:.3f}':>18}"
 
 
 if __name__ == "__main__":
