@@ -10,15 +10,27 @@ at the decoder's shape, the decoder MLP's rate with reused buffers vs fresh outp
 of the GEMM rate the fast path reaches in the decoder layers that remain.
 
     .venv/bin/python benchmarks/sr_speed.py [--out-side 512] [--repeats 2] [--rounds 3]
+    .venv/bin/python benchmarks/sr_speed.py --whole-process [--threads 1 2] [--rounds 2]
+
+``--whole-process`` times what a user waits for instead: the wall time of a whole process from
+start to saved PNG, at each thread count (``OMP_NUM_THREADS``). The fast side is the
+``sr upscale IN -o OUT --scale S`` command; the reference side is a script doing what the
+official LIIF demo does (load the model, ``batched_predict`` with 30000-query chunks over the
+whole image, save with ToPILImage's truncation to 8 bits). Both load the same converted official
+weights. Rounds interleave the two; prints the best wall time of each and the largest difference
+between the two saved PNGs in 8-bit codes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
 
 WORKER = r"""
 import json, resource, sys, time
@@ -91,6 +103,84 @@ DECODER_MACS_PER_PIXEL = 4 * (3 * 256 * 256 + 256 * 3)
 
 METHODS = ("reference", "fast")
 
+WHOLE_REFERENCE = r"""
+import sys
+import numpy as np, torch
+from PIL import Image
+from sr.coords import make_cell, make_coord
+from sr.models.liif_reference import reference_batched_predict
+from sr.weights import load_model
+
+src, dst, scale = sys.argv[1], sys.argv[2], int(sys.argv[3])
+img = Image.open(src).convert("RGB")
+x = torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255)
+h, w = img.height * scale, img.width * scale
+model = load_model("official")
+coord = make_coord((h, w)).unsqueeze(0)
+cell = make_cell((h, w), coord.shape[1]).unsqueeze(0)
+pred = reference_batched_predict(model, x.unsqueeze(0), coord, cell)[0].clamp(0, 1).view(h, w, 3)
+Image.fromarray(pred.mul(255).byte().numpy()).save(dst)  # ToPILImage: x255, truncated
+"""
+
+
+def whole_process(argv: list[str], threads: int) -> float:
+    """Wall seconds of one whole process, start to exit, with ``threads`` torch threads."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def whole_process_table(args: argparse.Namespace) -> None:
+    """``--whole-process``: reference script vs ``sr upscale``, whole processes, interleaved."""
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from sr.training.skimage_pictures import picture_rgb
+
+    scales = [int(s) for s in args.scales.split(",")]
+    sr_cli = Path(sys.executable).with_name("sr")
+    seconds: dict[tuple, list[float]] = {}
+    diffs: dict[int, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_no in range(args.rounds):
+            for threads in args.threads:
+                for scale in scales:
+                    side = args.out_side // scale
+                    src = Path(tmp) / f"in{scale}.png"
+                    Image.fromarray(picture_rgb("astronaut")).resize(
+                        (side, side), Image.BICUBIC
+                    ).save(src)
+                    outs = {m: Path(tmp) / f"{m}{scale}.png" for m in METHODS}
+                    argvs = {
+                        "reference": [sys.executable, "-c", WHOLE_REFERENCE, src, outs["reference"],
+                                      str(scale)],
+                        "fast": [sr_cli, "upscale", src, "-o", outs["fast"], "--scale", str(scale),
+                                 "--quiet"],
+                    }  # fmt: skip
+                    order = METHODS if round_no % 2 == 0 else METHODS[::-1]
+                    for method in order:
+                        outs[method].unlink(missing_ok=True)
+                        t = whole_process([str(a) for a in argvs[method]], threads)
+                        seconds.setdefault((threads, scale, method), []).append(t)
+                    pixels = [np.asarray(Image.open(outs[m]), dtype=np.int16) for m in METHODS]
+                    diffs[scale] = max(
+                        diffs.get(scale, 0), int(np.abs(pixels[0] - pixels[1]).max())
+                    )
+    print(
+        f"whole processes, output {args.out_side}x{args.out_side}, best of {args.rounds} "
+        "interleaved rounds (wall seconds, start to saved PNG)"
+    )
+    print(f"{'threads':>7} {'scale':>5} {'reference':>10} {'sr upscale':>11} {'speed-up':>9}"
+          f" {'max diff (8-bit)':>17}   speed-up per round")  # fmt: skip
+    for threads in args.threads:
+        for scale in scales:
+            ref, fast = (seconds[threads, scale, m] for m in METHODS)
+            rounds = " ".join(f"{r / f:.2f}" for r, f in zip(ref, fast, strict=True))
+            print(f"{threads:>7} x{scale:<4} {min(ref):>10.2f} {min(fast):>11.2f} "
+                  f"{min(ref) / min(fast):>8.2f}x {diffs[scale]:>17}   {rounds}")  # fmt: skip
+
 
 def gemm_rates() -> dict[str, float]:
     """GFLOP/s of a float32 GEMM at the decoder's shape and of the decoder's MLP, fresh process."""
@@ -117,7 +207,14 @@ def main() -> None:
         "--rounds", type=int, default=3, help="fresh reference + fast processes per scale"
     )
     parser.add_argument("--scales", default="2,4,8")
+    parser.add_argument(
+        "--whole-process", action="store_true", help="time whole processes (see the docstring)"
+    )
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="--whole-process")
     args = parser.parse_args()
+    if args.whole_process:
+        whole_process_table(args)
+        return
     import torch
 
     mp = args.out_side**2 / 1e6

@@ -200,6 +200,7 @@ def _is_writable(root: Path) -> bool:
 
 
 _CHECKPOINTS: list[threading.Thread] = []
+_CHECKPOINTS_LOCK = threading.Lock()  # studio sessions commit from several threads
 
 
 def checkpoint_in_background(conn: sqlite3.Connection) -> None:
@@ -218,14 +219,17 @@ def checkpoint_in_background(conn: sqlite3.Connection) -> None:
             conn.close()
 
     thread = threading.Thread(target=run, name="catalog-checkpoint", daemon=True)
-    _CHECKPOINTS[:] = [t for t in _CHECKPOINTS if t.is_alive()]
-    _CHECKPOINTS.append(thread)
+    with _CHECKPOINTS_LOCK:
+        _CHECKPOINTS[:] = [t for t in _CHECKPOINTS if t.is_alive()]
+        _CHECKPOINTS.append(thread)
     thread.start()
 
 
 def wait_for_checkpoints() -> None:
     """Wait until the background checkpoints started so far have finished."""
-    for thread in list(_CHECKPOINTS):
+    with _CHECKPOINTS_LOCK:
+        started = list(_CHECKPOINTS)
+    for thread in started:
         thread.join()
 
 
