@@ -9,7 +9,8 @@ occasions says little. Here each round runs ``benchmarks/SCRIPT`` once at each c
 worktrees, this venv, each tree first on ``PYTHONPATH``), in fresh processes, one right after the
 other, and the order alternates from round to round. Every script here prints its results as
 table rows: a label, two or more spaces, then numbers (seconds). Rows are matched by label; for
-each number the best (lowest) over the rounds is printed for both commits with head / base.
+each number the best (lowest) and, in brackets, the worst over the rounds are printed for both
+commits, with the ratio of the best (head / base).
 A row that only one commit prints (a measurement the other lacks) says so in the other column.
 """
 
@@ -55,11 +56,20 @@ def run_script(tree: Path, script: str, argv: list[str]) -> str:
 
 def best(rounds: list[dict[str, list[float]]], label: str) -> list[float] | None:
     """Per column, the lowest value of ``label`` over the rounds (None if never printed)."""
+    return _per_column(rounds, label, min)
+
+
+def worst(rounds: list[dict[str, list[float]]], label: str) -> list[float] | None:
+    """Per column, the highest value of ``label`` over the rounds (None if never printed)."""
+    return _per_column(rounds, label, max)
+
+
+def _per_column(rounds, label, pick) -> list[float] | None:
     seen = [r[label] for r in rounds if label in r]
     if not seen:
         return None
     width = min(len(values) for values in seen)
-    return [min(values[k] for values in seen) for k in range(width)]
+    return [pick(values[k] for values in seen) for k in range(width)]
 
 
 def main() -> None:
@@ -93,20 +103,22 @@ def main() -> None:
             for tree in trees.values():
                 subprocess.run(["git", "-C", args.repo, "worktree", "remove", "--force", tree])
     labels = list(dict.fromkeys(label for rev in revs[::-1] for r in results[rev] for label in r))
-    print(f"\n{args.script} {' '.join(args.args)}: best of {args.rounds} interleaved rounds")
-    print(f"{'row':<52} {names[revs[0]]:>18} {names[revs[1]]:>18}  head / base")
+    print(f"\n{args.script} {' '.join(args.args)}: {args.rounds} interleaved rounds, best (worst)")
+    print(f"{'row':<52} {names[revs[0]]:>20} {names[revs[1]]:>20}  best head / base")
     for label in labels:
-        base, head = best(results[revs[0]], label), best(results[revs[1]], label)
-        width = max(len(base or []), len(head or []))
+        sides = [(best(results[rev], label), worst(results[rev], label)) for rev in revs]
+        width = max(len(low or []) for low, _ in sides)
         for k in range(width):
-            b = base[k] if base and k < len(base) else None
-            h = head[k] if head and k < len(head) else None
+            cells = [_cell(low, high, k) for low, high in sides]
+            b, h = (low[k] if low and k < len(low) else None for low, _ in sides)
             ratio = f"{h / b:.2f}" if b and h is not None else "-"
-            print(f"{(label if k == 0 else '')[:52]:<52} {_cell(b)} {_cell(h)}  {ratio}")
+            print(f"{(label if k == 0 else '')[:52]:<52} {cells[0]} {cells[1]}  {ratio}")
 
 
-def _cell(value: float | None) -> str:
-    return f"{'(not printed)' if value is None else f'{value:.3f}':>18}"
+def _cell(low: list[float] | None, high: list[float] | None, k: int) -> str:
+    if not low or k >= len(low) or high is None:
+        return f"{'(not printed)':>20}"
+    return f"{f'{low[k]:.3f} ({high[k]:.3f})':>20}"
 
 
 if __name__ == "__main__":

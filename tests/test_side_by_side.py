@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.side_by_side import best, table_rows
+from benchmarks.side_by_side import best, table_rows, worst
 
 OUTPUT = """1000000 rows built in 84 s
 query                                               seconds  goal ≤ 0.2 s
@@ -30,6 +30,7 @@ def test_best__lowest_per_column_over_the_rounds_that_printed_it() -> None:
     assert best(rounds, "a") == [2.0, 1.0]
     assert best(rounds, "b") == [9.0]
     assert best(rounds, "c") is None
+    assert worst(rounds, "a") == [3.0, 5.0]
 
 
 def test_side_by_side__runs_a_script_at_two_commits(tmp_path: Path) -> None:
@@ -55,5 +56,5 @@ def test_side_by_side__runs_a_script_at_two_commits(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     row = next(line for line in done.stdout.splitlines() if line.startswith("time of the thing"))
-    assert row.split()[-3:] == ["2.000", "0.500", "0.25"]
+    assert row.split()[-5:] == ["2.000", "(2.000)", "0.500", "(0.500)", "0.25"]
     assert done.stdout.count("round ") == 4
