@@ -62,6 +62,17 @@ def benchmarks_root() -> Path:
     return Path(os.environ.get(BENCHMARKS_ENV) or DEFAULT_BENCHMARKS)
 
 
+def resolve_set(name_or_path: str | Path) -> Path:
+    """A set's folder: the path when it exists, else the set of that name under
+    ``benchmarks_root()`` (``sr eval Set5``), else the path as given (its error says it is
+    missing)."""
+    path = Path(name_or_path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    named = benchmarks_root() / path
+    return named if named.is_dir() else path
+
+
 def find_sets(root: Path) -> list[Path]:
     """The EDSR-layout sets (folders with ``HR/``) directly under ``root``, sorted by name."""
     if not Path(root).is_dir():

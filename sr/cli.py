@@ -147,6 +147,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """PSNR of each model on each set at each scale (one process: each model loads once)."""
     # Imported here: the evaluation sets need torchvision, which `sr upscale` must not load.
+    from sr.benchmark_sets import resolve_set
     from sr.evaluate import EvalError, EvalResult, evaluate_matrix
     from sr.lineage import model_lineage
 
@@ -181,7 +182,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         results = evaluate_matrix(
             specs,
-            [Path(folder) for folder in args.set_dir],
+            [resolve_set(folder) for folder in args.set_dir],
             scales,
             load=lambda spec: load_model(spec, device=args.device, precision=args.precision),
             settings=_settings(args),
@@ -329,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "set_dir",
         nargs="+",
-        help="EDSR-layout sets (HR/, LR_bicubic/X{s}/) or plain folders of HR images",
+        help="EDSR-layout sets (HR/, LR_bicubic/X{s}/), plain folders of HR images, or the name "
+        "of a set in the benchmark folder (e.g. Set5)",
     )
     # Finite and ≥ 1 (an upscaler); ≤ 64 because beyond that the LR image of a benchmark picture
     # (~500 px) is under 8 px wide, and a huge scale would crop the HR image to nothing.

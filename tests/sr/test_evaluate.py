@@ -206,3 +206,21 @@ def test_evaluate_matrix__decodes_each_file_once_and_keeps_the_order(tmp_path, m
     for result in results:
         alone = evaluate_set(models[result.weights], tmp_path / result.set, result.scale)
         assert result.per_image == alone.per_image and result.psnr == alone.psnr
+
+
+def test_eval_cli__a_set_by_name_from_the_benchmark_folder(
+    benchmarks_dir, tmp_path, monkeypatch, capsys
+):
+    """``sr eval Set5``: a name that is not a path is looked up in the benchmark folder."""
+    from PIL import Image
+
+    root = tmp_path / "bench"
+    (root / "Tiny" / "HR").mkdir(parents=True)
+    with Image.open(benchmarks_dir / "Set5" / "HR" / "bird.png") as im:
+        im.crop((100, 100, 148, 148)).save(root / "Tiny" / "HR" / "bird.png")
+    monkeypatch.setenv("SR_BENCHMARKS", str(root))
+    monkeypatch.chdir(tmp_path)  # no ./Tiny here
+    assert main(["eval", "Tiny", "--scale", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 1
+    assert main(["eval", "Nowhere", "--scale", "4"]) == 2
+    assert "Nowhere: no such folder" in capsys.readouterr().err
