@@ -204,10 +204,12 @@ _CHECKPOINTS_LOCK = threading.Lock()  # studio sessions commit from several thre
 
 
 def checkpoint_in_background(conn: sqlite3.Connection) -> None:
-    """Checkpoint the catalog's write-ahead log on ``conn`` in a daemon thread, then close it.
+    """Checkpoint the catalog's write-ahead log on ``conn`` in a thread, then close it.
 
-    A checkpoint cut short (the process exits) loses nothing: the log stays valid and the next
-    checkpoint or last close finishes the copy.
+    Not a daemon thread: a process waits for it before it exits (a PASSIVE checkpoint never waits
+    for locks), so when a command ends its changes are in the catalog file itself and the log is
+    gone, as they were before checkpoints moved to the background; a copy of ``catalog.sqlite``
+    alone, the usual naive backup, then holds every decision.
     """
 
     def run() -> None:
@@ -218,7 +220,7 @@ def checkpoint_in_background(conn: sqlite3.Connection) -> None:
         finally:
             conn.close()
 
-    thread = threading.Thread(target=run, name="catalog-checkpoint", daemon=True)
+    thread = threading.Thread(target=run, name="catalog-checkpoint", daemon=False)
     with _CHECKPOINTS_LOCK:
         _CHECKPOINTS[:] = [t for t in _CHECKPOINTS if t.is_alive()]
         _CHECKPOINTS.append(thread)

@@ -174,3 +174,20 @@ def test_reject__checkpoints_after_returning_and_loses_nothing(
         workspace.wait_for_checkpoints()
         assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}
         reader.execute("SELECT 1")
+
+
+def test_cli_reject__the_change_is_in_the_catalog_file_when_the_command_ends(
+    ws: Workspace, three: list[int], tmp_path: Path
+) -> None:
+    """A copy of catalog.sqlite alone (a naive backup) after the command holds the decision."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "curator.cli", "reject", str(ws.root), str(three[0])],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    in_file = _statuses_in_catalog_file(ws, tmp_path)
+    assert [in_file[i] for i in three] == ["rejected", "pending", "pending"]
+    assert not ws.db_path.with_name(ws.db_path.name + "-wal").exists()

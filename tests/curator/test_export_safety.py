@@ -12,7 +12,7 @@ from curator.cli import main
 from curator.curation import accept
 from curator.errors import CuratorError
 from curator.export import export_dataset
-from curator.workspace import Workspace
+from curator.workspace import Workspace, wait_for_checkpoints
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -27,6 +27,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def accepted_ws(ws: Workspace, ingest_set, tmp_path: Path) -> Workspace:
     ids = ingest_set(ws, tmp_path / "in", 3)
     accept(ws, ids)
+    wait_for_checkpoints()  # its checkpoint is a write of its own, not export's
     return ws
 
 
