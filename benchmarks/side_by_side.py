@@ -8,7 +8,8 @@ This shared machine's speed moves by 2x between runs, so a before/after comparis
 occasions says little. Here each round runs ``benchmarks/SCRIPT`` once at each commit (git
 worktrees, this venv, each tree first on ``PYTHONPATH``), in fresh processes, one right after the
 other, and the order alternates from round to round. Every script here prints its results as
-table rows: a label, two or more spaces, then numbers (seconds). Rows are matched by label; for
+table rows: a label (not starting with a digit), two or more spaces, then plain numbers
+(seconds), each followed by a space or the line's end. Rows are matched by label; for
 each number the best (lowest) and, in brackets, the worst over the rounds are printed for both
 commits, with the ratio of the best (head / base).
 A row that only one commit prints (a measurement the other lacks) says so in the other column.
@@ -30,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.same_outputs import ROOT, worktree  # noqa: E402
 
 # a label, 2+ spaces, then the numbers (and perhaps a word such as "met" after them)
-NUMBER = r"[-+]?\d+(?:\.\d+)?"
-ROW = re.compile(rf"^\s*(?P<label>\S.*?)\s{{2,}}(?P<numbers>{NUMBER}(?:\s+{NUMBER})*)\b")
+# a number stands alone (whitespace or the end after it): "1.52x" or "3 s" are not read as 1 or 3
+NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\S)"
+LABEL = r"\S(?:\S| (?! ))*"  # words with single spaces between them
+ROW = re.compile(rf"^\s*(?P<label>{LABEL})\s{{2,}}(?P<numbers>{NUMBER}(?:\s+{NUMBER})*)")
 
 
 def table_rows(output: str) -> dict[str, list[float]]:
@@ -89,8 +92,10 @@ def main() -> None:
     names = {revs[0]: f"base {args.base}", revs[1]: f"head {args.head}"}
     results: dict[str, list[dict[str, list[float]]]] = {rev: [] for rev in revs}
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
-        trees = {rev: worktree(rev, Path(tmp), args.repo) for rev in revs}
+        trees: dict[str, Path] = {}
         try:
+            for rev in revs:
+                trees[rev] = worktree(rev, Path(tmp), args.repo)
             for round_no in range(args.rounds):
                 order = revs if round_no % 2 == 0 else revs[::-1]  # drift hits both alike
                 for rev in order:

@@ -164,7 +164,10 @@ def whole_process_table(args: argparse.Namespace) -> None:
                         outs[method].unlink(missing_ok=True)
                         t = whole_process([str(a) for a in argvs[method]], threads)
                         seconds.setdefault((threads, scale, method), []).append(t)
-                    pixels = [np.asarray(Image.open(outs[m]), dtype=np.int16) for m in METHODS]
+                    pixels = []
+                    for method in METHODS:
+                        with Image.open(outs[method]) as picture:
+                            pixels.append(np.asarray(picture, dtype=np.int16))
                     diffs[scale] = max(
                         diffs.get(scale, 0), int(np.abs(pixels[0] - pixels[1]).max())
                     )

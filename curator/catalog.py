@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import sqlite3
 import threading
@@ -9,11 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from curator.errors import CuratorError
 from curator.events import PROVENANCE_ACTION, log_event
 from curator.scores import SCORES
-from curator.workspace import Workspace, connect_read_only, select_by_ids
+from curator.workspace import Workspace, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
 # An image's status lives in its own narrow table (schema v6); records read both.
@@ -324,12 +327,15 @@ def summary(ws: Workspace) -> dict[str, Any]:
 class _Watch:
     conn: sqlite3.Connection
     file: tuple[int, int]  # (device, inode) of the catalog file it has open
+    serial: int  # unique per watch: a token never repeats after a watch is dropped
     data_version: int
     writes: int = 0
 
 
-_WATCHES: dict[str, _Watch] = {}
+_WATCHES: dict[str, _Watch] = {}  # oldest first
 _WATCHES_LOCK = threading.Lock()
+_WATCH_SERIALS = itertools.count()
+MAX_WATCHES = 8  # catalogs watched at once (the studio switches between a few workspaces)
 
 
 def catalog_version(db_path: Path) -> tuple:
@@ -339,22 +345,61 @@ def catalog_version(db_path: Path) -> tuple:
     One long-lived read-only connection per catalog asks SQLite's ``PRAGMA data_version``, which
     moves when another connection commits. The files' stats would also move when a checkpoint
     copies the write-ahead log into the catalog file, which changes nothing in it but would make
-    the studio read and draw the map again. A catalog file replaced by another starts afresh.
+    the studio read and draw the map again. Where that connection cannot be opened (read-only
+    media without the WAL index), the files' stats are the token, as they were before.
     """
+    key = str(db_path)
     try:
         stat = db_path.stat()
     except FileNotFoundError:
-        return (str(db_path), None)
+        _drop_watch(key)  # let go of a deleted catalog's file
+        return (key, None)
     file = (stat.st_dev, stat.st_ino)
     with _WATCHES_LOCK:
-        watch = _WATCHES.get(str(db_path))
+        watch = _WATCHES.get(key)
         if watch is None or watch.file != file:
-            if watch is not None:
-                watch.conn.close()
-            conn = connect_read_only(db_path, any_thread=True)
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
-            watch = _WATCHES[str(db_path)] = _Watch(conn, file, version)
-        version = watch.conn.execute("PRAGMA data_version").fetchone()[0]
+            _drop_watch(key, locked=True)
+            watch = _open_watch(db_path, file)
+            if watch is None:
+                return (key, *_file_stats(db_path))
+        try:
+            version = watch.conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            _drop_watch(key, locked=True)  # reopened on the next call, under a new serial
+            return (key, *_file_stats(db_path))
         if version != watch.data_version:
             watch.data_version, watch.writes = version, watch.writes + 1
-        return (str(db_path), file, watch.writes)
+        return (key, file, watch.serial, watch.writes)
+
+
+def _open_watch(db_path: Path, file: tuple[int, int]) -> _Watch | None:
+    # mode=ro, never immutable: an immutable connection would not see later commits
+    uri = f"file:{quote(str(db_path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the catalog is readable
+    except sqlite3.Error:
+        return None
+    while len(_WATCHES) >= MAX_WATCHES:
+        _drop_watch(next(iter(_WATCHES)), locked=True)
+    watch = _WATCHES[str(db_path)] = _Watch(conn, file, next(_WATCH_SERIALS), version)
+    return watch
+
+
+def _drop_watch(key: str, *, locked: bool = False) -> None:
+    with contextlib.nullcontext() if locked else _WATCHES_LOCK:
+        watch = _WATCHES.pop(key, None)
+        if watch is not None:
+            watch.conn.close()
+
+
+def _file_stats(db_path: Path) -> tuple:
+    stats = []
+    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
+        try:
+            st_ = path.stat()
+            stats.append((st_.st_mtime_ns, st_.st_size))
+        except FileNotFoundError:
+            stats.append(None)
+    return tuple(stats)

@@ -47,7 +47,7 @@ class Workspace(WorkspaceLayout):
     def connect(self) -> sqlite3.Connection:
         """A new connection (WAL, foreign keys on, rows as ``sqlite3.Row``)."""
         if self.readonly:
-            conn = connect_read_only(self.db_path)
+            conn = _connect_read_only(self.db_path)
         else:
             conn = sqlite3.connect(self.db_path, timeout=30.0)
             conn.execute("PRAGMA journal_mode = WAL")
@@ -95,10 +95,7 @@ class Workspace(WorkspaceLayout):
                     conn.execute("ROLLBACK")
                 raise
             if checkpoint_later:
-                # opened before conn closes: closing the last connection would checkpoint here
-                checkpoint_in_background(
-                    sqlite3.connect(self.db_path, timeout=30.0, check_same_thread=False)
-                )
+                _hand_over_checkpoint(self.db_path)
 
     @contextlib.contextmanager
     def writer_lock(self, *, wait_s: float = 0.0) -> Iterator[None]:
@@ -177,26 +174,39 @@ def plain_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def connect_read_only(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
-    """Open a catalog for reading only (read-only media, no permission, or a watcher).
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a catalog for reading where nothing may be written (read-only media, no permission).
 
     SQLite needs the WAL index (``-shm``) to read a WAL database; where it cannot be created, the
     file is opened as immutable, which is right because no one can write there either.
-    ``any_thread``: the connection may be used from any thread (the caller serialises its use).
     """
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-    options = {"uri": True, "timeout": 30.0, "check_same_thread": not any_thread}
     try:
-        conn = sqlite3.connect(uri, **options)
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
-        return sqlite3.connect(f"{uri}&immutable=1", **options)
+        return sqlite3.connect(f"{uri}&immutable=1", uri=True, timeout=30.0)
 
 
 def _is_writable(root: Path) -> bool:
     catalog = root / CATALOG_NAME
     return os.access(root, os.W_OK) and (not catalog.exists() or os.access(catalog, os.W_OK))
+
+
+def _hand_over_checkpoint(db_path: Path) -> None:
+    """Start the background checkpoint of a commit; never fails the committed transaction."""
+    try:
+        keeper = sqlite3.connect(db_path, timeout=30.0, check_same_thread=False)
+    except sqlite3.Error:
+        return  # the writer's close checkpoints instead
+    try:
+        # A read maps the WAL index and holds its shared lock, so the writer's close is not the
+        # last one (which would checkpoint right there); an unused connection holds nothing.
+        keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        checkpoint_in_background(keeper)
+    except Exception:  # no thread to be had, or the like: the change is committed all the same
+        keeper.close()
 
 
 _CHECKPOINTS: list[threading.Thread] = []
@@ -221,10 +231,10 @@ def checkpoint_in_background(conn: sqlite3.Connection) -> None:
             conn.close()
 
     thread = threading.Thread(target=run, name="catalog-checkpoint", daemon=False)
+    thread.start()  # first: a thread that could not start is never waited for
     with _CHECKPOINTS_LOCK:
         _CHECKPOINTS[:] = [t for t in _CHECKPOINTS if t.is_alive()]
         _CHECKPOINTS.append(thread)
-    thread.start()
 
 
 def wait_for_checkpoints() -> None:

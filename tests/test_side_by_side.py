@@ -13,6 +13,8 @@ query                                               seconds  goal ≤ 0.2 s
 summary (counts by status, source, round, flag)       0.163  met
   its checkpoint, in the background after it          0.300  missed
   cold                             0.580  0.620  0.700
+x4 speed-up                               1.52x  3.1e-05
+tiny                                      3.1e-05  2
   goal: p95 ≤ 1 s at 10k/100k points
 """
 
@@ -22,6 +24,7 @@ def test_table_rows__labels_and_their_numbers_only() -> None:
         "summary (counts by status, source, round, flag)": [0.163],
         "its checkpoint, in the background after it": [0.3],
         "cold": [0.58, 0.62, 0.7],
+        "tiny": [3.1e-05, 2.0],
     }
 
 

@@ -328,6 +328,32 @@ def test_catalog_version__a_checkpoint_alone_keeps_it_and_any_commit_moves_it(ma
     assert catalog_version(mapped_ws.db_path) not in (before, after)
 
 
+def test_catalog_version__lets_go_of_deleted_catalogs_and_never_repeats_a_token(
+    tmp_path, monkeypatch
+):
+    import sqlite3
+
+    from curator import catalog
+
+    monkeypatch.setattr(catalog, "MAX_WATCHES", 2)
+    paths = []
+    for name in "abc":
+        path = tmp_path / f"{name}.sqlite"
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("CREATE TABLE t (x)")
+        conn.close()
+        paths.append(path)
+    first = catalog.catalog_version(paths[0])
+    for path in paths[1:]:
+        catalog.catalog_version(path)  # the third one drops the oldest watch (a)
+    assert str(paths[0]) not in catalog._WATCHES and len(catalog._WATCHES) <= 2
+    assert catalog.catalog_version(paths[0]) != first  # a new watch: a new token
+    paths[1].unlink()
+    assert catalog.catalog_version(paths[1]) == (str(paths[1]), None)
+    assert str(paths[1]) not in catalog._WATCHES  # its connection closed
+
+
 def test_new_selection__the_same_outline_keeps_a_selection_after_the_catalog_changes(prompted_ws):
     columns = map_columns(prompted_ws)
     drawn = columns.mask({"status": ["pending"]})

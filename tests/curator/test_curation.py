@@ -161,19 +161,31 @@ def test_reject__checkpoints_after_returning_and_loses_nothing(
     monkeypatch.setattr(Workspace, "connect", eager)
     held: list = []
     monkeypatch.setattr(workspace, "checkpoint_in_background", held.append)
-    with ws.session() as reader:  # open throughout, as the studio's reads are: no last close
-        reject(ws, three[:2], reason="soft")
-        assert [get_image(ws, i).status for i in three] == ["rejected", "rejected", "pending"]
-        assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}  # not yet
-        monkeypatch.undo()  # the real checkpoint from here on
-        workspace.checkpoint_in_background(held.pop())
-        workspace.wait_for_checkpoints()
-        in_file = _statuses_in_catalog_file(ws, tmp_path)
-        assert [in_file[i] for i in three] == ["rejected", "rejected", "pending"]
-        undo_last(ws)
-        workspace.wait_for_checkpoints()
-        assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}
-        reader.execute("SELECT 1")
+    # no other connection open (a CLI command): the writer's close must not checkpoint either
+    reject(ws, three[:2], reason="soft")
+    assert [get_image(ws, i).status for i in three] == ["rejected", "rejected", "pending"]
+    assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}  # not yet
+    monkeypatch.undo()  # the real checkpoint from here on
+    workspace.checkpoint_in_background(held.pop())
+    workspace.wait_for_checkpoints()
+    in_file = _statuses_in_catalog_file(ws, tmp_path)
+    assert [in_file[i] for i in three] == ["rejected", "rejected", "pending"]
+    undo_last(ws)
+    workspace.wait_for_checkpoints()
+    assert set(_statuses_in_catalog_file(ws, tmp_path).values()) == {"pending"}
+
+
+def test_reject__a_failing_checkpoint_handoff_does_not_fail_the_committed_change(
+    ws: Workspace, three: list[int], monkeypatch
+) -> None:
+    import curator.workspace as workspace
+
+    def no_thread(conn) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(workspace, "checkpoint_in_background", no_thread)
+    assert reject(ws, three[:1], reason="soft") == 1
+    assert get_image(ws, three[0]).status == "rejected"
 
 
 def test_cli_reject__the_change_is_in_the_catalog_file_when_the_command_ends(
