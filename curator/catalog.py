@@ -11,12 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from curator.errors import CuratorError
 from curator.events import PROVENANCE_ACTION, log_event
 from curator.scores import SCORES
-from curator.workspace import Workspace, select_by_ids
+from curator.workspace import Workspace, read_only_uri, select_by_ids
 
 SOURCES = ("original", "generated", "augmented")
 # An image's status lives in its own narrow table (schema v6); records read both.
@@ -374,8 +373,8 @@ def catalog_version(db_path: Path) -> tuple:
 
 def _open_watch(db_path: Path, file: tuple[int, int]) -> _Watch | None:
     # mode=ro, never immutable: an immutable connection would not see later commits
-    uri = f"file:{quote(str(db_path.absolute()))}?mode=ro"
     try:
+        uri = read_only_uri(db_path)
         conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the catalog is readable

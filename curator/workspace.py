@@ -174,13 +174,18 @@ def plain_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` for reading only."""
+    return f"file:{quote(str(path.absolute()))}?mode=ro"
+
+
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     """Open a catalog for reading where nothing may be written (read-only media, no permission).
 
     SQLite needs the WAL index (``-shm``) to read a WAL database; where it cannot be created, the
     file is opened as immutable, which is right because no one can write there either.
     """
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    uri = read_only_uri(path)
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=30.0)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
