@@ -20,7 +20,7 @@ import torch
 
 EXACT_MAX = 50_000  # points; above this the map's graph and placement use the IVF index
 NPROBE = 16  # lists scanned per query (benchmarks/knn_scale.py: recall@15 at this setting)
-GRAPH_NPROBE = 24  # lists searched per list when the graph of the indexed data is built
+GRAPH_NPROBE = 32  # lists searched per list for the data graph (recall@15 0.95 at 1M, README)
 GRAPH_CHUNK = 2048  # members of one list multiplied at once (near-duplicates make big lists)
 TRAIN_PER_LIST = 64  # k-means training points per list (FAISS wants 39–256)
 
@@ -78,21 +78,31 @@ class IvfCosineIndex:
     _angular_trees = True
 
     def __init__(self, data: np.ndarray, centroids: np.ndarray, lists: np.ndarray) -> None:
-        import faiss
-
         self.data = np.ascontiguousarray(data, dtype=np.float32)
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
         self.lists = np.ascontiguousarray(lists, dtype=np.int64)
+        # Each list's members, in order: filling FAISS's lists and building the data graph.
+        self._order = np.argsort(self.lists, kind="stable")
+        self._bounds = np.searchsorted(self.lists[self._order], np.arange(len(self.centroids) + 1))
+        self._index = None  # FAISS's index, built on the first query (see _faiss_index)
+
+    def _faiss_index(self):
+        """The FAISS index, filled directly from the stored assignment (no second k-means pass).
+
+        Built on the first ``query``, not with the index: its lists hold a second copy of the
+        data (2 GB at 1M x 512), and a map fit needs only ``data_graph``, which reads the data
+        in place. So that copy never coexists with the fit's own working memory.
+        """
+        if self._index is not None:
+            return self._index
+        import faiss
+
         quantizer = faiss.IndexFlatIP(self.data.shape[1])
         quantizer.add(self.centroids)
         index = faiss.IndexIVFFlat(
             quantizer, self.data.shape[1], len(self.centroids), faiss.METRIC_INNER_PRODUCT
         )
         index.is_trained = True
-        # Each list's members, in order: filling FAISS's lists and building the data graph.
-        self._order = np.argsort(self.lists, kind="stable")
-        self._bounds = np.searchsorted(self.lists[self._order], np.arange(len(self.centroids) + 1))
-        # Fill each list directly from the stored assignment: no second pass over the data.
         for list_no in range(len(self.centroids)):
             ids = np.ascontiguousarray(self._members(list_no))
             if len(ids):
@@ -102,8 +112,9 @@ class IvfCosineIndex:
                 )
         index.ntotal = len(self.data)
         index.nprobe = min(NPROBE, len(self.centroids))
-        self._index = index
         self._quantizer = quantizer  # the index points into it: keep it alive
+        self._index = index
+        return index
 
     def _members(self, list_no: int) -> np.ndarray:
         """Row numbers of the vectors in list ``list_no``."""
@@ -129,7 +140,7 @@ class IvfCosineIndex:
         """Approximate neighbours: indices ``(Q, k)`` int32, distances 1 − cosine, nearest first."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = min(k, len(self.data))
-        sims, indices = self._index.search(queries, k)
+        sims, indices = self._faiss_index().search(queries, k)
         indices, distances = indices.astype(np.int32), np.maximum(1.0 - sims, 0.0)
         # The lists scanned can hold fewer than k vectors (-1 slots). Those few queries get an
         # exact search: a padded row would add fake neighbours to the map's graph.

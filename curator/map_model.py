@@ -19,6 +19,7 @@ from safetensors.numpy import load_file, save
 
 from curator.errors import CuratorError
 from curator.knn import rebuild_index
+from curator.umap_fit import UMAP_PARAMS, fitted_state, umap_from_state
 from sr.atomic import write_atomic
 
 FORMAT = "curator-map-model/1"
@@ -46,27 +47,13 @@ class PcaLayout:
         return (data - self.mean) @ self.axes.T
 
 
-# UMAP constructor settings that change what ``transform`` computes.
-_UMAP_PARAMS = (
-    "n_neighbors", "min_dist", "random_state", "n_epochs", "local_connectivity",
-    "repulsion_strength", "negative_sample_rate", "transform_seed", "learning_rate",
-)  # fmt: skip
-
-
 def _umap_state(model) -> tuple[dict[str, np.ndarray], dict]:
     arrays = {
         "raw_data": np.ascontiguousarray(model._raw_data, dtype=np.float32),
         "embedding": np.ascontiguousarray(model.embedding_, dtype=np.float32),
     }
-    params = {name: getattr(model, name) for name in _UMAP_PARAMS}
-    fitted = {
-        "a": float(model._a),
-        "b": float(model._b),
-        "initial_alpha": float(model._initial_alpha),
-        "disconnection_distance": float(model._disconnection_distance),
-        "n_neighbors_used": int(model._n_neighbors),
-        "input_hash": str(model._input_hash),
-    }
+    params = {name: getattr(model, name) for name in UMAP_PARAMS}
+    fitted = fitted_state(model)
     index = model._knn_search_index  # curator.knn: exact, or an IVF index stored as arrays
     arrays.update({f"{INDEX_PREFIX}{name}": value for name, value in index.arrays().items()})
     return arrays, {"kind": "umap", "params": params, "fitted": fitted, "index": index.kind}
@@ -76,25 +63,13 @@ def _rebuild_umap(arrays: dict[str, np.ndarray], meta: dict):
     import umap
 
     model = umap.UMAP(n_components=2, metric="cosine", n_jobs=1, **meta["params"])
-    fitted = meta["fitted"]
     raw = arrays["raw_data"]
-    model._raw_data = raw
-    model.embedding_ = arrays["embedding"]
-    model._a, model._b = np.float64(fitted["a"]), np.float64(fitted["b"])
-    model._initial_alpha = fitted["initial_alpha"]
-    model._disconnection_distance = fitted["disconnection_distance"]
-    model._n_neighbors = fitted["n_neighbors_used"]
-    model._input_hash = fitted["input_hash"]
-    model._small_data = False  # the fit always used the kNN graph (force_approximation)
-    model._sparse_data = False
     stored = {
         k.removeprefix(INDEX_PREFIX): v for k, v in arrays.items() if k.startswith(INDEX_PREFIX)
     }
     # maps saved before the IVF index existed have no "index": they were exact
-    model._knn_search_index = rebuild_index(raw, meta.get("index", "exact"), stored)
-    model._metric_kwds = {}
-    model._output_metric_kwds = {}
-    model.tqdm_kwds = {"disable": True}
+    index = rebuild_index(raw, meta.get("index", "exact"), stored)
+    umap_from_state(model, raw, arrays["embedding"], meta["fitted"], index)
     return model
 
 

@@ -103,3 +103,14 @@ def test_ivf_data_graph__a_list_in_chunks_gives_the_same_graph(monkeypatch) -> N
     monkeypatch.setattr("curator.knn.GRAPH_CHUNK", 7)  # every list split into many pieces
     pieces = index.data_graph(10)
     assert np.array_equal(whole[0], pieces[0]) and np.allclose(whole[1], pieces[1], atol=1e-6)
+
+
+def test_ivf__faiss_copy_of_the_data_is_made_only_when_queried() -> None:
+    # A map fit reads only the data graph; FAISS's lists (a second copy of the data) wait for
+    # the first query, so they never add to the fit's peak memory.
+    data = _clustered(3000, clusters=60, noise=0.5)
+    index = IvfCosineIndex.build(data)
+    index.data_graph(10)
+    assert index._index is None
+    found, _ = index.query(data[:5], 3)
+    assert index._index is not None and (found[:, 0] == np.arange(5)).all()
