@@ -215,6 +215,9 @@ class TrainConfig:
     # 1: the trained weights as they are
     merge_with_init: float = 1.0
     merge_encoder_with_init: float | None = None  # the encoder's own alpha (None: as above)
+    # after each step, trained weights move lr * pull_to_init of the way back to the start
+    # (decoupled L2-SP, sr.training.init_pull); 0: off
+    pull_to_init: float = 0.0
 
     def __post_init__(self) -> None:
         if self.init not in ("official", "none"):
@@ -229,6 +232,7 @@ class TrainConfig:
                 "ema_decay": {"minimum": 0, "below_one": True},
                 "merge_with_init": {"minimum": 0, "maximum": 1},
                 "merge_encoder_with_init": {"minimum": 0, "maximum": 1},
+                "pull_to_init": {"minimum": 0},
                 "max_steps": {"minimum": 1},
                 "checkpoint_every": {"minimum": 1},
                 "keep_last": {"minimum": 0},  # 0 keeps every checkpoint

@@ -21,7 +21,7 @@ def recipe_line(
     replay_images: int,
     replay_per_batch: int,
 ) -> str:
-    """The recipe in one line: schedule, weight EMA, frozen encoder, merge, replay, best by."""
+    """The recipe in one line: schedule, EMA, frozen encoder, pull, merge, replay, best by."""
     parts = [f"schedule {describe_schedule(config.optim, total_steps, steps_per_epoch)}"]
     if config.ema_decay > 0:
         parts.append(f"EMA decay {config.ema_decay:g} (validation and saved weights)")
@@ -30,6 +30,8 @@ def recipe_line(
     parts.append("encoder frozen (decoder trained)" if config.freeze_encoder else "encoder trained")
     if config.precision != DEFAULT_PRECISION:
         parts.append(f"{config.precision} autocast (fp32 weights, validation and checkpoints)")
+    if config.pull_to_init > 0:
+        parts.append(f"pull to start {config.pull_to_init:g} x lr per step")
     if config.merges:
         alpha, encoder = config.merge_with_init, config.merge_encoder_with_init
         if encoder is None or encoder == alpha:

@@ -36,6 +36,7 @@ from sr.training.config import TrainConfig, dump_config, load_config
 from sr.training.distributed import ProcessInfo, all_sum, barrier
 from sr.training.ema import WeightEma
 from sr.training.image_folders import load_images, split_images, spread
+from sr.training.init_pull import InitPull
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves, recipe_line
 from sr.training.merge import InitMerge
 from sr.training.patch_dataset import PatchDataset, collate
@@ -153,6 +154,7 @@ class Trainer:
         trained = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trained, lr=cfg.optim.lr, betas=cfg.optim.betas)
         self.scheduler = make_scheduler(self.optimizer, cfg.optim, self.max_steps, steps_per_epoch)
+        self.pull = InitPull(self.model, cfg.pull_to_init) if cfg.pull_to_init else None
         # Only rank 0 validates and saves, so only it keeps the average.
         self.ema = WeightEma(self.model, cfg.ema_decay) if cfg.ema_decay and info.is_main else None
         merging = cfg.merges and info.is_main
@@ -419,6 +421,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.pull is not None:  # with the LR this step used, before the schedule moves it
+            self.pull.apply(self.optimizer.param_groups[0]["lr"])
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update()

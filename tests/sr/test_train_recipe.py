@@ -396,3 +396,72 @@ def test_sr_train__prints_the_recipe_once_at_the_start(tmp_path, capsys):
     for fact in ("schedule step (lr 0.001, x 0.5", "EMA off", "encoder trained", "replay off"):
         assert fact in out, fact
     assert "best by mean validation PSNR over x2, x3" in out
+
+
+# --- pull towards the starting weights (decoupled L2-SP) -------------------------------------
+
+
+def test_init_pull__moves_each_trained_parameter_lr_times_strength_back_to_its_start():
+    from sr.models.liif import LIIF
+    from sr.training.init_pull import InitPull
+
+    model = tiny_train_config().model
+    liif = LIIF(model)
+    liif.encoder.requires_grad_(False)
+    start = _state(liif)
+    pull = InitPull(liif, strength=20.0)
+    with torch.no_grad():
+        for param in liif.parameters():
+            param.add_(torch.randn_like(param))
+    moved = _state(liif)
+    pull.apply(lr=0.01)  # 20% of the way back
+    for name, value in liif.state_dict().items():
+        if name.startswith("imnet."):
+            want = start[name].double() + 0.8 * (moved[name].double() - start[name].double())
+            torch.testing.assert_close(value.double(), want, rtol=1e-6, atol=1e-6)
+        else:  # not trained: left alone
+            assert torch.equal(value, moved[name])
+
+
+def test_pull_to_init__full_strength_keeps_the_starting_weights_and_resumes(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=6)
+    lr = 1e-2
+    cfg = tiny_train_config(
+        max_steps=4,
+        checkpoint_every=2,
+        keep_last=0,
+        pull_to_init=1 / lr,  # lr * strength = 1: every step is undone
+        optim=OptimConfig(batch_size=2, lr=lr),
+        val=ValConfig(every=4, scales=(2.0,), crop=24, max_images=1, at_start=False),
+    )
+    trainer = Trainer(cfg, data, tmp_path / "run", CPU, show_progress=False)
+    start = _state(trainer.model)
+    trainer.fit()
+    assert all(torch.equal(v, start[k]) for k, v in trainer.model.state_dict().items())
+    # a weaker pull keeps the weights nearer the start than none, and resume reproduces it
+    runs = {}
+    for pull in (0.0, 30.0):
+        weak = replace(cfg, pull_to_init=pull)
+        runs[pull] = Trainer(weak, data, tmp_path / f"run-{pull}", CPU, show_progress=False)
+        runs[pull].fit()
+    drift = {
+        pull: sum(float((v - start[k]).abs().sum()) for k, v in t.model.state_dict().items())
+        for pull, t in runs.items()
+    }
+    assert 0 < drift[30.0] < drift[0.0]
+    assert "pull to start 30 x lr per step" in recipe_text(runs[30.0])
+    run = tmp_path / "resumed"
+    shutil.copytree(tmp_path / "run-30.0", run)
+    _drop_checkpoints_after(run, 2)
+    resumed = Trainer(replace(cfg, pull_to_init=30.0), None, run, CPU, resume=True,
+                      show_progress=False)  # fmt: skip
+    resumed.fit()
+    for name, value in runs[30.0].model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-6)
+
+
+def test_pull_to_init__negative_is_a_config_error():
+    from sr.config_io import ConfigError
+
+    with pytest.raises(ConfigError, match="pull_to_init"):
+        tiny_train_config(pull_to_init=-1)
