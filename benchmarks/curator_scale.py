@@ -77,8 +77,9 @@ def main() -> None:
             warm, _ = method(synthetic(5000, seed=1))
             warm.transform(synthetic(50, seed=2))
         print(f"warm-up (JIT compile, 5k fits + transforms): {time.perf_counter() - start:.1f} s")
-    header = ("points", "method", "neighbours", "fit s", f"place {args.place} s", "peak RSS GB")
-    print("{:>8} {:>20} {:>10} {:>7} {:>12} {:>11}".format(*header))
+    # the label first, then only numbers: the row format benchmarks/side_by_side.py compares
+    header = ("method, neighbours, points", "fit s", f"place {args.place} s", "peak RSS GB")
+    print("{:<40} {:>7} {:>12} {:>11}".format(*header))
     for n in args.sizes:
         data = synthetic(n + args.place, seed=n)
         for name, method in methods:
@@ -90,10 +91,8 @@ def main() -> None:
             place_s = time.perf_counter() - start
             index = getattr(getattr(model, "_knn_search_index", None), "kind", "nndescent")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-            print(
-                f"{n:>8} {name:>20} {index:>10} {fit_s:>7.1f} {place_s:>12.2f} {peak:>11.2f}",
-                flush=True,
-            )
+            label = f"{name} {index} n={n}"
+            print(f"{label:<40} {fit_s:>7.1f} {place_s:>12.2f} {peak:>11.2f}", flush=True)
 
 
 if __name__ == "__main__":
