@@ -10,7 +10,7 @@ import yaml
 
 from curator.errors import CuratorError
 from sr.atomic import write_atomic
-from sr.config_io import ConfigError, from_dict, read_mapping
+from sr.config_io import ConfigError, check_ranges, from_dict, read_mapping
 
 CONFIG_NAME = "curator.yaml"
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
@@ -52,6 +52,20 @@ class MapConfig:
     seed: int = 0
     prompt_neighbors: int = 8  # images a prompt is placed among
     prompt_temperature: float = 0.05  # softmax temperature over centred cosine similarities
+
+    def __post_init__(self) -> None:
+        # UMAP's own checks (UMAP.fit's _validate_parameters) do not run: curator.umap_fit
+        # calls its fit steps directly, so the ranges UMAP accepts are checked here.
+        check_ranges(
+            self,
+            {
+                "n_neighbors": {"minimum": 2},
+                "min_dist": {"minimum": 0, "maximum": 1},  # at most UMAP's spread (1)
+                "prompt_neighbors": {"minimum": 1},
+                "prompt_temperature": {"minimum": 0, "above": True},
+            },
+            where="map.",
+        )
 
 
 @dataclass(frozen=True)

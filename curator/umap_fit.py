@@ -46,7 +46,7 @@ class UmapSettings:
             n_neighbors=self.n_neighbors,
             min_dist=self.min_dist,
             random_state=self.seed,
-            n_jobs=1,  # a seed makes UMAP single-threaded anyway; saying so avoids a warning
+            n_jobs=1,  # transform's own layout: seeded, single-threaded (fit_umap sets parallel)
             init=self.init,
             n_epochs=self.n_epochs,
         )
@@ -70,6 +70,7 @@ def fit_umap(
         simplicial_set_embedding,
     )
 
+    data = np.ascontiguousarray(data, dtype=np.float32)  # as UMAP.fit's check_array: the hash
     model = settings.new_model()
     random_state = check_random_state(settings.seed)
     far = distances >= DISCONNECTION_DISTANCES["cosine"]  # opposite vectors share no edge

@@ -5,8 +5,9 @@ distance of fine-tuned weights from the pretrained ones, so that what a narrow d
 ask for stays as the generic model had it. With Adam, a penalty added to the loss is rescaled by
 each weight's adaptive step; as in AdamW's decoupled weight decay (Loshchilov & Hutter, ICLR
 2019), the pull is applied after each optimizer step instead:
-``w <- w - lr * strength * (w - start)``. A direction the domain keeps pushing settles about
-``1 / strength`` (in units of Adam's per-step move) from the start; noise directions decay.
+``w <- w - lr * strength * (w - start)``. Adam moves a weight about ``lr`` per step, so a
+direction the domain keeps pushing settles about ``1 / strength`` from its start (in weight
+units, whatever the LR); directions only noise moves decay back.
 """
 
 from __future__ import annotations

@@ -73,6 +73,9 @@ def test_open_workspace__bad_config_key(tmp_path: Path) -> None:
         ("mapp:\n  seed: 1\n", "mapp"),
         ("map: 3\n", "expected a mapping"),
         ("map:\n  n_neighbors: many\n", "n_neighbors: expected int"),
+        # UMAP's own range checks do not run (curator.umap_fit): the config checks them
+        ("map:\n  min_dist: 2\n", r"map\.min_dist: .*2"),
+        ("map:\n  n_neighbors: 1\n", r"map\.n_neighbors: .*1"),
     ],
 )
 def test_open_workspace__bad_config_named(tmp_path: Path, text: str, reason: str) -> None:

@@ -460,6 +460,23 @@ def test_pull_to_init__full_strength_keeps_the_starting_weights_and_resumes(tmp_
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-6)
 
 
+def test_pull_to_init__uses_the_lr_of_the_step_it_follows(tmp_path, monkeypatch):
+    from sr.training.init_pull import InitPull
+
+    applied = []
+    real = InitPull.apply
+    monkeypatch.setattr(InitPull, "apply", lambda self, lr: (applied.append(lr), real(self, lr)))
+    cfg = tiny_train_config(
+        max_steps=4,
+        pull_to_init=5.0,
+        optim=OptimConfig(batch_size=2, lr=1e-2, warmup_steps=4),  # the LR changes every step
+        val=ValConfig(every=4, scales=(2.0,), crop=24, max_images=1, at_start=False),
+    )
+    data = make_image_folder(tmp_path / "data", n=6)
+    lrs = _lrs(Trainer(cfg, data, tmp_path / "run", CPU, show_progress=False))
+    assert applied == lrs[:-1] and len(set(applied)) == 4
+
+
 def test_pull_to_init__negative_is_a_config_error():
     from sr.config_io import ConfigError
 
