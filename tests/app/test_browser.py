@@ -106,6 +106,10 @@ def test_browser__box_select_reject_changes_catalog_and_every_page_renders(
         # the gallery's viewer by keyboard: → next image, A accepts it, Esc closes
         page.goto(f"{url}/gallery")
         first, second = list_images(mapped_ws)[:2]
+        # a click while the page's first run is still going can be lost to the rerun (a CI
+        # flake): wait for the page to settle first
+        page.get_by_role("heading", name="Gallery", exact=True).wait_for()
+        wait_idle(page)
         page.get_by_role("button", name="View").first.click()
         page.get_by_role("heading", name=f"#{first.id} ").wait_for()
         page.keyboard.press("ArrowRight")
