@@ -19,7 +19,7 @@ from safetensors.numpy import load_file, save
 
 from curator.errors import CuratorError
 from curator.knn import rebuild_index
-from curator.umap_fit import UMAP_PARAMS, fitted_state, umap_from_state
+from curator.umap_fit import UMAP_PARAMS, fitted_state, new_umap, umap_from_state
 from sr.atomic import write_atomic
 
 FORMAT = "curator-map-model/1"
@@ -60,9 +60,7 @@ def _umap_state(model) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _rebuild_umap(arrays: dict[str, np.ndarray], meta: dict):
-    import umap
-
-    model = umap.UMAP(n_components=2, metric="cosine", n_jobs=1, **meta["params"])
+    model = new_umap(**meta["params"])
     raw = arrays["raw_data"]
     stored = {
         k.removeprefix(INDEX_PREFIX): v for k, v in arrays.items() if k.startswith(INDEX_PREFIX)

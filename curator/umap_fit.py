@@ -37,19 +37,23 @@ class UmapSettings:
     parallel: bool = False
 
     def new_model(self):
-        """An unfitted ``umap.UMAP`` (cosine, 2-D) with these settings."""
-        import umap
-
-        return umap.UMAP(
-            n_components=2,
-            metric="cosine",
+        """An unfitted ``umap.UMAP`` with these settings."""
+        return new_umap(
             n_neighbors=self.n_neighbors,
             min_dist=self.min_dist,
             random_state=self.seed,
-            n_jobs=1,  # transform's own layout: seeded, single-threaded (fit_umap sets parallel)
             init=self.init,
             n_epochs=self.n_epochs,
         )
+
+
+def new_umap(**params):
+    """An unfitted ``umap.UMAP`` for the map (cosine, 2-D) with ``params``; fit or load sets its
+    fitted state (``fit_umap``, ``umap_from_state``)."""
+    import umap
+
+    # n_jobs=1: transform's own layout stays seeded and single-threaded (fit_umap sets parallel)
+    return umap.UMAP(n_components=2, metric="cosine", n_jobs=1, **params)
 
 
 def fit_umap(
