@@ -12,13 +12,19 @@ from curator.knn import ExactCosineIndex
 from curator.umap_fit import UmapSettings, fit_umap
 
 
-def _clusters(n: int, seed: int) -> np.ndarray:
-    """Unit rows in four tight, far-apart clusters: the graph has several components."""
+def _labelled_clusters(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows in four tight, far-apart clusters (the graph has several components), and
+    each row's cluster."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(4, 24))
-    rows = centres[rng.integers(0, 4, n)] + 0.15 * rng.normal(size=(n, 24))
-    rows = rows.astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    labels = rng.integers(0, 4, n)
+    rows = (centres[labels] + 0.15 * rng.normal(size=(n, 24))).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True), labels
+
+
+def _clusters(n: int, seed: int) -> np.ndarray:
+    """The rows of ``_labelled_clusters``."""
+    return _labelled_clusters(n, seed)[0]
 
 
 def _reference(data: np.ndarray, index: ExactCosineIndex, settings: UmapSettings):
@@ -71,11 +77,7 @@ def test_fit_umap__parallel_layout_keeps_the_clusters_apart(ws, monkeypatch) -> 
 
     monkeypatch.setattr(shared_map, "PARALLEL_LAYOUT_ABOVE", 100)
     monkeypatch.setattr(umap.umap_, "simplicial_set_embedding", recording)
-    rng = np.random.default_rng(5)
-    labels = rng.integers(0, 4, 600)
-    centres = rng.normal(size=(4, 24))
-    rows = (centres[labels] + 0.15 * rng.normal(size=(600, 24))).astype(np.float32)
-    data = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    data, labels = _labelled_clusters(600, seed=5)
     _, coords = shared_map._fit(data, ws)
     assert seen == [True]  # the layout itself was asked to run in parallel
     assert np.isfinite(coords).all()
