@@ -20,6 +20,7 @@ from sr.models.liif import LIIFConfig
 from sr.precision import AUTO, DEFAULT_PRECISION, PRECISIONS
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
+REPLAY_TARGETS = ("gt", "start")  # DataConfig.replay_target
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class DataConfig:
     # built-in photos of sr.training.skimage_pictures.REPLAY_PICTURES
     replay: str | None = None
     replay_fraction: float = 0.0  # share of each batch drawn from ``replay``
+    # what a replay sample is trained towards: "gt", its own HR pixels; "start", the starting
+    # weights' prediction for the same queries (learning without forgetting, replay_teacher.py)
+    replay_target: str = "gt"
 
     def __post_init__(self) -> None:
         check_ranges(
@@ -53,6 +57,10 @@ class DataConfig:
                 "replay_fraction": {"minimum": 0, "below_one": True},
             },
         )
+        if self.replay_target not in REPLAY_TARGETS:
+            raise ConfigError(
+                f"replay_target: expected {'|'.join(REPLAY_TARGETS)}, got {self.replay_target!r}"
+            )
         if self.replay_fraction > 0 and not self.replay:
             raise ConfigError(
                 f"replay_fraction: {self.replay_fraction:g} needs data.replay (a folder of images)"

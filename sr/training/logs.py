@@ -49,8 +49,9 @@ def recipe_line(
             if config.optim.batch_size > 1
             else f"the sample of a share {fraction:g} of the steps"
         )
+        target = ", towards the start's predictions" if config.data.replay_target == "start" else ""
         parts.append(
-            f"replay {share} (fraction {fraction:g}) from {folder} ({replay_images} images)"
+            f"replay {share} (fraction {fraction:g}) from {folder} ({replay_images} images){target}"
         )
     else:
         parts.append("replay off")

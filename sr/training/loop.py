@@ -40,6 +40,7 @@ from sr.training.init_pull import InitPull
 from sr.training.logs import CsvLog, LogWindow, StepResult, plot_curves, recipe_line
 from sr.training.merge import InitMerge
 from sr.training.patch_dataset import PatchDataset, collate
+from sr.training.replay_teacher import StartTeacher
 from sr.training.schedule import make_scheduler
 from sr.training.skimage_pictures import REPLAY_BUILTIN, replay_folder
 from sr.training.step import TrainForward, per_sample_l1
@@ -155,6 +156,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(trained, lr=cfg.optim.lr, betas=cfg.optim.betas)
         self.scheduler = make_scheduler(self.optimizer, cfg.optim, self.max_steps, steps_per_epoch)
         self.pull = InitPull(self.model, cfg.pull_to_init) if cfg.pull_to_init else None
+        distil = cfg.data.replay_target == "start" and bool(self.replay_images)
+        self.teacher = StartTeacher(self.model, cfg.precision) if distil else None
         # Only rank 0 validates and saves, so only it keeps the average.
         self.ema = WeightEma(self.model, cfg.ema_decay) if cfg.ema_decay and info.is_main else None
         merging = cfg.merges and info.is_main
@@ -380,6 +383,8 @@ class Trainer:
     def _train_step(self, forward: torch.nn.Module, batch: dict[str, torch.Tensor]) -> StepResult:
         """One optimizer step on ``batch`` (this process's share of the global batch)."""
         cfg, info = self.config, self.info
+        if self.teacher is not None:
+            batch = self.teacher.relabel(batch)
         with autocast(cfg.precision, info.device):
             pred = forward(batch["inp"], batch["coord"], batch["cell"])
         losses = per_sample_l1(pred, batch["gt"])

@@ -177,3 +177,92 @@ def test_replay__builtin_skimage_photos(tmp_path, monkeypatch):
     assert len(images) == len(REPLAY_PICTURES)
     folder = tmp_path / "cache" / "sr-curation-studio" / "replay-skimage"
     assert sorted(p.stem for p in folder.glob("*.png")) == sorted(REPLAY_PICTURES)
+
+
+def _start_targets(cfg: TrainConfig, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The start weights' prediction through the paper-literal path: an independent model built
+    from the same seed, never trained."""
+    from sr.models.liif import LIIF
+    from sr.training.step import straightforward_rgb
+
+    torch.manual_seed(cfg.seed)
+    start = LIIF(cfg.model).eval()
+    with torch.no_grad():
+        return straightforward_rgb(start, batch["inp"], batch["coord"], batch["cell"]).clamp(0, 1)
+
+
+def test_replay_target_start__replay_samples_learn_the_start_prediction(tmp_path, monkeypatch):
+    import sr.training.loop as loop
+
+    data = make_image_folder(tmp_path / "data", n=6)
+    photos = _solid_folder(tmp_path / "photos", n=2)
+    base = _with_replay(tiny_train_config(max_steps=4), photos, 0.5)
+    cfg = replace(base, data=replace(base.data, replay_target="start"))
+    seen = []
+    real_l1 = loop.per_sample_l1
+
+    def recording(pred, gt):
+        seen.append(gt.clone())
+        return real_l1(pred, gt)
+
+    train_step = Trainer._train_step
+    batches = []
+
+    def keep_batch(self, forward, batch_dict):
+        batches.append({k: v.clone() for k, v in batch_dict.items()})
+        return train_step(self, forward, batch_dict)
+
+    monkeypatch.setattr(loop, "per_sample_l1", recording)
+    monkeypatch.setattr(Trainer, "_train_step", keep_batch)
+    trainer = Trainer(cfg, data, tmp_path / "run", CPU, show_progress=False)
+    trainer.fit()
+    assert len(seen) == len(batches) == 4
+    red = torch.tensor([1.0, 0.0, 0.0])
+    for batch, target in zip(batches, seen, strict=True):
+        rows = batch["replay"]
+        assert int(rows.sum()) == 2
+        # domain samples keep their HR pixels; replay samples get the (untrained) start's output,
+        # not the red of their photo
+        torch.testing.assert_close(target[~rows], batch["gt"][~rows], rtol=0, atol=0)
+        expected = _start_targets(cfg, batch)[rows]
+        torch.testing.assert_close(target[rows], expected, rtol=0, atol=1e-5)
+        assert not (target[rows] == red).all()
+    # the model trained, the teacher did not
+    torch.manual_seed(cfg.seed)
+    from sr.models.liif import LIIF
+
+    start = LIIF(cfg.model).state_dict()
+    for name, value in trainer.teacher.model.state_dict().items():
+        assert torch.equal(value, start[name])
+    assert any(not torch.equal(v, start[n]) for n, v in trainer.model.state_dict().items())
+
+
+def test_replay_target_start__resume_matches_an_uninterrupted_run(tmp_path):
+    data = make_image_folder(tmp_path / "data", n=6)
+    photos = make_image_folder(tmp_path / "photos", n=3, size=(64, 70))
+    base = _with_replay(
+        tiny_train_config(max_steps=6, checkpoint_every=3, keep_last=0), photos, 0.5
+    )
+    cfg = replace(base, data=replace(base.data, replay_target="start"))
+    reference = Trainer(cfg, data, tmp_path / "reference", CPU, show_progress=False)
+    reference.fit()
+    run = tmp_path / "run"
+    Trainer(replace(cfg, max_steps=3), data, run, CPU, show_progress=False).fit()
+    resumed = Trainer(cfg, None, run, CPU, resume=True, show_progress=False)
+    assert resumed.config.data.replay_target == "start" and resumed.start == 3
+    resumed.fit()  # the teacher is the start again, not the checkpoint being resumed
+    for name, value in reference.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=1e-6)
+
+
+def test_replay_target__bad_value_and_recipe_line(tmp_path):
+    from sr.config_io import ConfigError
+    from sr.training.config import DataConfig
+    from sr.training.logs import recipe_line
+
+    with pytest.raises(ConfigError, match=r"replay_target: expected gt\|start, got 'teacher'"):
+        DataConfig(replay_target="teacher")
+    base = _with_replay(tiny_train_config(), tmp_path / "photos", 0.25)
+    line = recipe_line(replace(base, data=replace(base.data, replay_target="start")), 10, 5, 3, 1)
+    assert "(3 images), towards the start's predictions" in line
+    assert "towards" not in recipe_line(base, 10, 5, 3, 1)
