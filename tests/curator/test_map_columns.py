@@ -172,7 +172,95 @@ def test_map_columns__statuses_from_the_event_log_equal_a_fresh_read(
         step()
         updated = map_columns(mapped_ws, columns)
         assert updated.x is columns.x  # placed part reused: statuses came from the events
-        assert updated.status.tolist() == map_columns(mapped_ws).status.tolist()
+        fresh = map_columns(mapped_ws, saved=False)  # everything from the catalog
+        assert updated.status.tolist() == fresh.status.tolist()
         assert updated.event_id > columns.event_id
         columns = updated
     assert len(set(columns.status.tolist())) > 1  # the sequence left more than one status
+
+
+def _placed_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the catalog reads of the placed part (the expensive one)."""
+    from curator import map_columns as module
+
+    calls: list[int] = []
+    real = module._read_placed
+
+    def counting(cursor, key):
+        calls.append(1)
+        return real(cursor, key)
+
+    monkeypatch.setattr(module, "_read_placed", counting)
+    return calls
+
+
+def test_map_columns__a_new_process_starts_from_the_saved_copy(
+    mapped_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curator.map_columns import SAVED_NAME
+
+    _varied(mapped_ws, tmp_path)
+    reads = _placed_reads(monkeypatch)
+    map_columns(mapped_ws)
+    assert reads == [1] and (mapped_ws.map_dir / SAVED_NAME).is_file()
+    # no previous in memory, as in a new process: the saved copy stands in for it
+    assert _as_points(map_columns(mapped_ws)) == _expected(mapped_ws)
+    reject(mapped_ws, [7, 8], reason="later")
+    undo_last(mapped_ws)
+    accept(mapped_ws, [9])
+    assert _as_points(map_columns(mapped_ws)) == _expected(mapped_ws)
+    assert reads == [1]  # the placed part came from the copy, the statuses from the events
+
+
+def test_map_columns__a_copy_of_other_points_is_not_used(
+    mapped_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    map_columns(mapped_ws)
+    reads = _placed_reads(monkeypatch)
+    _varied(mapped_ws, tmp_path)  # new points placed: a new map version
+    assert _as_points(map_columns(mapped_ws)) == _expected(mapped_ws)
+    assert reads == [1]
+
+
+def test_map_columns__a_copy_from_another_history_of_the_catalog_is_not_used(
+    mapped_ws: Workspace,
+) -> None:
+    """A catalog restored from a backup can reach the copy's event number with other events."""
+    import shutil
+
+    from curator.map_columns import SAVED_NAME
+    from curator.workspace import wait_for_checkpoints
+
+    reject(mapped_ws, [1], reason="before the backup")
+    wait_for_checkpoints()
+    backup = mapped_ws.root.parent / "backup.sqlite"
+    with mapped_ws.session() as conn:
+        conn.execute("VACUUM INTO ?", (str(backup),))
+    reject(mapped_ws, [2, 3, 4], reason="lost with the restore")
+    (mapped_ws.map_dir / SAVED_NAME).unlink(missing_ok=True)
+    saved = map_columns(mapped_ws)  # a whole read: saved with the rejects above
+    wait_for_checkpoints()
+    for suffix in ("-wal", "-shm"):  # as docs/curator.md says to restore
+        Path(str(mapped_ws.db_path) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(backup, mapped_ws.db_path)
+    accept(mapped_ws, [5])  # now as many events as the copy's history, but other ones
+    columns = map_columns(mapped_ws)
+    assert columns.event_id == saved.event_id
+    assert _as_points(columns) == _expected(mapped_ws)
+    assert _as_points(columns)[2][4] == "pending"
+
+
+def test_map_columns__unreadable_copy_is_read_again_and_readonly_saves_nothing(
+    mapped_ws: Workspace,
+) -> None:
+    from dataclasses import replace
+
+    from curator.map_columns import SAVED_NAME
+
+    path = mapped_ws.map_dir / SAVED_NAME
+    readonly = replace(mapped_ws, readonly=True)
+    assert _as_points(map_columns(readonly)) == _expected(mapped_ws)
+    assert not path.exists()
+    path.write_bytes(b"not a numpy archive")
+    assert _as_points(map_columns(mapped_ws)) == _expected(mapped_ws)
+    assert np.load(path)["ids"].tolist() == sorted(_expected(mapped_ws))  # saved again
