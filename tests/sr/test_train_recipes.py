@@ -24,3 +24,4 @@ def test_finetune_domain__loads_with_the_recipe_keys() -> None:
     assert config.init == "official" and config.optim.schedule == "cosine"
     assert config.ema_decay > 0 and config.data.replay == "skimage"
     assert 0 < config.data.replay_fraction < 1
+    assert config.data.replay_target == "start"  # replay learns the official weights' output
