@@ -35,7 +35,7 @@ from benchmarks.browser import (  # noqa: E402
     wait_idle,
 )
 from curator.ingest import ingest_paths  # noqa: E402
-from curator.map_columns import new_map_version  # noqa: E402
+from curator.map_columns import mark_map_written  # noqa: E402
 from curator.workspace import init_workspace  # noqa: E402
 
 BASE_IMAGES = 64
@@ -104,7 +104,7 @@ def build_workspace(root: Path, points: int, seed: int = 0) -> Path:
             " VALUES ('image', ?, ?, ?, 'bench')",
             ((i + 1, float(x), float(y)) for i, (x, y) in enumerate(xy)),
         )
-        new_map_version(conn)  # as curator.shared_map does when it places points
+        mark_map_written(conn)  # as curator.shared_map does when it places points
     return ws.root
 
 

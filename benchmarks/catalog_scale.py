@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from curator.catalog import count_images, list_images, summary  # noqa: E402
 from curator.curation import reject, undo_last  # noqa: E402
-from curator.map_columns import SAVED_NAME, map_columns, new_map_version  # noqa: E402
+from curator.map_columns import SAVED_NAME, map_columns, mark_map_written  # noqa: E402
 from curator.shared_map import map_points  # noqa: E402
 from curator.workspace import Workspace, init_workspace, wait_for_checkpoints  # noqa: E402
 
@@ -71,14 +71,15 @@ def build(ws: Workspace, rows: int, seed: int = 0) -> None:
         conn.executemany("INSERT INTO flags VALUES (?, ?, ?, ?)", flags)
         conn.executemany("INSERT INTO scores VALUES (?, ?, ?)", scores)
         conn.executemany("INSERT INTO map_coords VALUES (?, ?, ?, ?, ?)", coords)
-        new_map_version(conn)  # as curator.shared_map does when it places points
+        mark_map_written(conn)  # as curator.shared_map does when it places points
     with ws.session() as conn:
         conn.execute("ANALYZE")
 
 
-def _without_copy(ws: Workspace) -> None:
-    """Delete the saved map columns (so the next read is a first one); None as ``previous``."""
+def first_read_saving_the_copy(ws: Workspace) -> None:
+    """A first read of the map's columns (no saved copy yet), which saves the copy."""
     (ws.map_dir / SAVED_NAME).unlink(missing_ok=True)
+    map_columns(ws)
 
 
 def timed(fn) -> float:
@@ -113,8 +114,8 @@ def main() -> None:
         "page 1 sharpness <= 20": lambda: list_images(ws, max_score={"sharpness": 20}, limit=48),
         "page 1 by sharpness": lambda: list_images(ws, sort="sharpness", limit=48),
         "map points (every image, with status and flags)": lambda: map_points(ws),
-        "map columns, first read (all from the catalog)": lambda: map_columns(ws, saved=False),
-        "map columns, first read and saving its copy": lambda: map_columns(ws, _without_copy(ws)),
+        "map columns, first read (all from the catalog)": lambda: map_columns(ws, use_copy=False),
+        "map columns, first read and saving its copy": lambda: first_read_saving_the_copy(ws),
         "map columns, a new process (from the saved copy)": lambda: map_columns(ws),
     }
     columns = map_columns(ws)  # a whole read: saves the copy a new process starts from

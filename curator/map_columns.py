@@ -4,19 +4,21 @@
 one array, read in two parts so that a change of status reads little:
 
 - the *placed* part (ids, coordinates, source, round, prompt) changes only when the map is
-  written (``MAP_VERSION_KEY``) or an image's provenance is set (a ``provenance``
+  written (``mark_map_written``) or an image's provenance is set (a ``provenance``
   event); ``map_columns(ws, previous)`` reuses ``previous``'s arrays while both are unchanged;
 - the *state* part: statuses are updated from the event log (only the images whose status an
   event since ``previous`` changed are read) or, without a ``previous``, read through the status
   index (only accepted and rejected ids travel, pending is the rest); quality flags and the
   prompts' few points are read each time.
 
-Whenever the placed part is read from the catalog (1.2 s at a million points), it is saved with
-the statuses in the workspace's map folder (``map/columns.npz``). A later process starts from that
-copy, as from a ``previous``, when the catalog says it is still current: the same placed key
-(``MAP_VERSION_KEY`` is a fresh random token at every map write, so a catalog restored from a
-backup cannot repeat one) and the same event at the copy's ``event_id`` (time, action, payload
-length). The catalog stays the owner of every value; the file only saves re-reading it.
+When the placed part is read from the catalog (1.2 s at a million points), it is saved with the
+statuses in the workspace's map folder (``map/columns.npz``; not for ``use_copy=False``, a
+read-only workspace, or a map last written by a version without ``MAP_TOKEN_KEY``). A later
+process starts from that copy, as from a ``previous``, when the catalog says it is still
+current: the same placed key (``mark_map_written`` sets a fresh random token beside the version
+counter, so a catalog restored from a backup and mapped again cannot match a copy of other
+coordinates) and the same event at the copy's ``event_id`` (time, action, payload length). The
+catalog stays the owner of every value; the file only saves re-reading it.
 
 Filters and box/lasso selections then run over the arrays (``mask``, ``inside``).
 """
@@ -27,6 +29,7 @@ import io
 import json
 import secrets
 import sqlite3
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,11 +40,20 @@ import numpy as np
 from curator.catalog import SOURCES, STATUSES
 from curator.events import PROVENANCE_ACTION, status_changed_ids
 from curator.workspace import Workspace, get_meta, plain_cursor, select_by_ids, set_meta
-from sr.atomic import write_atomic
+from sr.atomic import TEMP_PREFIX, atomic_path
 
-MAP_VERSION_KEY = "map_version"  # a new token in the transaction that writes images' coordinates
-SAVED_NAME = "columns.npz"  # the last full read, in the workspace's map folder
-_SAVED_ARRAYS = ("ids", "x", "y", "source", "round", "prompt_id", "status")
+MAP_VERSION_KEY = "map_version"  # bumped in the transaction that writes images' coordinates
+MAP_TOKEN_KEY = "map_write_token"  # and a new random token beside it (mark_map_written)
+SAVED_NAME = "columns.npz"  # a read of the placed part, in the workspace's map folder
+SAVED_FORMAT = 1  # bump when what the copy holds, or how, changes
+_SAVED_ARRAYS = {  # name: dtype
+    "ids": np.int64, "x": np.float64, "y": np.float64, "source": np.int8, "round": np.int32,
+    "prompt_id": np.int64, "status": np.int8,
+}  # fmt: skip
+# More event payload since a copy than this many bytes per point names about every point: one
+# whole read of the statuses is then cheaper than parsing the events.
+EVENT_BYTES_PER_POINT = 40
+STALE_TEMP_S = 3600  # a copy's temp file this old belongs to a killed process
 NO_PROMPT = -1
 # Statuses are re-read whole once more than 1/FULL_READ_SHARE of the points changed: reading
 # 100k changed ids one by one took longer than the status index's two lists (0.34 vs 0.2 s at 1M).
@@ -98,16 +110,18 @@ class MapColumns:
 
 
 def map_columns(
-    ws: Workspace, previous: MapColumns | None = None, *, saved: bool = True
+    ws: Workspace, previous: MapColumns | None = None, *, use_copy: bool = True
 ) -> MapColumns:
     """The map's points as columns; ``previous``'s placed arrays are reused when still current.
 
-    Without ``previous``, the copy saved in the map folder serves as one (``saved=False``: read
-    everything from the catalog, and save nothing).
+    Without ``previous``, the copy saved in the map folder serves as one (``use_copy=False``:
+    read everything from the catalog, and save nothing).
     """
-    if previous is None and saved:
-        previous = _load_saved(ws.map_dir / SAVED_NAME)
+    from_copy = previous is None and use_copy
+    if from_copy:
+        previous = _load_copy(ws.map_dir / SAVED_NAME)
     with ws.session() as conn:
+        conn.execute("BEGIN")  # one snapshot: statuses and the event id they include agree
         cursor = plain_cursor(conn)
         key = _placed_key(cursor)
         (event_id,) = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
@@ -118,7 +132,7 @@ def map_columns(
             and _event_stamp(cursor, previous.event_id) == previous.event_stamp
         )
         placed = previous if reuse else _read_placed(cursor, key)
-        changed = _status_changed_since(cursor, previous.event_id) if reuse else None
+        changed = _status_changed_since(cursor, previous.event_id, len(placed)) if reuse else None
         whole = changed is None or len(changed) > len(placed.ids) // FULL_READ_SHARE
         if not whole:
             status = placed.status.copy()
@@ -155,19 +169,22 @@ def map_columns(
         prompt_x=np.array([r[1] for r in prompts], dtype=np.float64),
         prompt_y=np.array([r[2] for r in prompts], dtype=np.float64),
     )
-    # Saved only when the placed part was read from the catalog: statuses are cheap to bring up
-    # to date from the events (or whole, 0.2 s at 1M), and writing tens of megabytes after a
-    # Reject would slow the studio's rerun.
-    if saved and not reuse and key[0] is not None and not ws.readonly:
-        _save(ws.map_dir / SAVED_NAME, columns)
+    # Saved when the placed part was read from the catalog, or when the copy was too far behind
+    # to bring up to date from the events. Not after a whole re-read from a ``previous`` in
+    # memory: writing tens of megabytes there would slow the studio's rerun after a Reject.
+    renew = not reuse or (from_copy and whole)
+    if use_copy and renew and key[1] is not None and not ws.readonly:
+        _save_copy(ws.map_dir / SAVED_NAME, columns)
     return columns
 
 
-def new_map_version(conn: sqlite3.Connection) -> None:
+def mark_map_written(conn: sqlite3.Connection) -> None:
     """Mark the placed points changed, inside the transaction that changes them."""
-    # A random token, not a counter: a catalog restored from a backup and mapped again must not
-    # reach a version that a saved copy of other coordinates carries.
-    set_meta(conn, MAP_VERSION_KEY, secrets.token_hex(8))
+    version = get_meta(conn, MAP_VERSION_KEY)
+    set_meta(conn, MAP_VERSION_KEY, str(int(version or 0) + 1))
+    # A random token beside the counter: a catalog restored from a backup and mapped again
+    # reaches the same count, never the same token, so a copy of other coordinates is not taken.
+    set_meta(conn, MAP_TOKEN_KEY, secrets.token_hex(8))
 
 
 def inside(columns: MapColumns, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -186,8 +203,14 @@ def box_polygon(x: Sequence[float], y: Sequence[float]) -> list[tuple[float, flo
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
-def _status_changed_since(cursor: sqlite3.Cursor, event_id: int) -> list[int]:
-    """Images whose status an event after ``event_id`` changed (accept, reject, undo, ...)."""
+def _status_changed_since(cursor: sqlite3.Cursor, event_id: int, points: int) -> list[int] | None:
+    """Images whose status an event after ``event_id`` changed (accept, reject, undo, ...);
+    None when those events are too large to be worth parsing (``EVENT_BYTES_PER_POINT``)."""
+    (size,) = cursor.execute(
+        "SELECT COALESCE(SUM(length(payload)), 0) FROM events WHERE id > ?", (event_id,)
+    ).fetchone()
+    if size > points * EVENT_BYTES_PER_POINT:
+        return None
     changed: set[int] = set()
     for action, payload in cursor.execute(
         "SELECT action, payload FROM events WHERE id > ? ORDER BY id", (event_id,)
@@ -204,38 +227,73 @@ def _event_stamp(cursor: sqlite3.Cursor, event_id: int) -> str:
     return "" if row is None else json.dumps(list(row))
 
 
-def _save(path: Path, columns: MapColumns) -> None:
+def _save_copy(path: Path, columns: MapColumns) -> None:
     """Write the placed arrays and statuses of ``columns`` with what they belong to."""
-    about = {"key": list(columns.key), "event_id": columns.event_id, "stamp": columns.event_stamp}
+    about = {
+        "format": SAVED_FORMAT,
+        "sources": list(SOURCES),  # the codes in ``source`` and ``status`` index these
+        "statuses": list(STATUSES),
+        "key": list(columns.key),
+        "event_id": columns.event_id,
+        "stamp": columns.event_stamp,
+    }
     buffer = io.BytesIO()
-    arrays = {name: getattr(columns, name) for name in _SAVED_ARRAYS}
-    np.savez(buffer, about=np.array(json.dumps(about)), **arrays)
+    np.savez(buffer, about=np.array(json.dumps(about)), **_placed_arrays(columns))
+    suffix = f"-{path.name}"
     try:
-        write_atomic(path, buffer.getbuffer())
+        for old in path.parent.glob(f"{TEMP_PREFIX}*{suffix}"):  # left by a killed process
+            if time.time() - old.stat().st_mtime > STALE_TEMP_S:
+                old.unlink(missing_ok=True)
+        with atomic_path(path, suffix=suffix) as tmp:
+            tmp.write_bytes(buffer.getbuffer())
     except OSError:  # a copy that cannot be saved only means the next process reads it all
         pass
 
 
-def _load_saved(path: Path) -> MapColumns | None:
-    """The saved columns as a ``previous``; None when missing or unreadable."""
+def _load_copy(path: Path) -> MapColumns | None:
+    """The saved columns as a ``previous``; None when missing, unreadable or of another format."""
     try:
         with np.load(path, allow_pickle=False) as saved:
-            about = json.loads(str(saved["about"]))
+            about = json.loads(str(saved["about"][()]))
             arrays = {name: saved[name] for name in _SAVED_ARRAYS}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None
-    if len({len(a) for a in arrays.values()}) != 1:
-        return None
+        event_id = about["event_id"]
+        valid = (
+            about["format"] == SAVED_FORMAT
+            and about["sources"] == list(SOURCES)
+            and about["statuses"] == list(STATUSES)
+            and isinstance(about["key"], list)
+            and isinstance(about["stamp"], str)
+            and isinstance(event_id, int)
+            and 0 <= event_id < 2**63
+            and len({a.shape for a in arrays.values()}) == 1
+            and all(a.ndim == 1 and a.dtype == _SAVED_ARRAYS[n] for n, a in arrays.items())
+        )
+        if not valid:
+            return None
+        return _placed_only(tuple(about["key"]), **arrays, event_id=event_id, stamp=about["stamp"])
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            zipfile.BadZipFile):  # fmt: skip
+        return None  # a damaged or foreign file: read the catalog, and save a new copy
+
+
+def _placed_arrays(columns: MapColumns) -> dict[str, np.ndarray]:
+    return {name: getattr(columns, name) for name in _SAVED_ARRAYS}
+
+
+def _placed_only(
+    key: tuple, *, event_id: int = 0, stamp: str = "", **arrays: np.ndarray
+) -> MapColumns:
+    """Columns of the placed part (and statuses) only; the rest is filled by ``map_columns``."""
     empty = np.zeros(0)
     return MapColumns(
-        key=tuple(about["key"]),
-        event_id=int(about["event_id"]),
+        key=key,
+        event_id=event_id,
         flags=np.zeros(len(arrays["ids"]), dtype=np.uint64),
         flag_names=(),
         prompt_ids=empty.astype(np.int64),
         prompt_x=empty,
         prompt_y=empty,
-        event_stamp=str(about["stamp"]),
+        event_stamp=stamp,
         **arrays,
     )
 
@@ -244,7 +302,8 @@ def _placed_key(cursor: sqlite3.Cursor) -> tuple:
     (provenance,) = cursor.execute(
         "SELECT MAX(id) FROM events WHERE action = ?", (PROVENANCE_ACTION,)
     ).fetchone()
-    return (get_meta(cursor.connection, MAP_VERSION_KEY), provenance)
+    meta = cursor.connection
+    return (get_meta(meta, MAP_VERSION_KEY), get_meta(meta, MAP_TOKEN_KEY), provenance)
 
 
 def _read_placed(cursor: sqlite3.Cursor, key: tuple) -> MapColumns:
@@ -267,11 +326,10 @@ def _read_placed(cursor: sqlite3.Cursor, key: tuple) -> MapColumns:
     _set_values(ids, rows, round_)
     rows = cursor.execute("SELECT id, prompt_id FROM images WHERE prompt_id IS NOT NULL").fetchall()
     _set_values(ids, rows, prompt_id)
-    empty = np.zeros(0)
-    return MapColumns(
-        key, 0, ids, x, y, source, round_, prompt_id, np.zeros(n, dtype=np.int8),
-        np.zeros(n, dtype=np.uint64), (), empty.astype(np.int64), empty, empty,
-    )  # fmt: skip
+    status = np.zeros(n, dtype=np.int8)  # filled by map_columns
+    return _placed_only(
+        key, ids=ids, x=x, y=y, source=source, round=round_, prompt_id=prompt_id, status=status
+    )
 
 
 def _ints(rows: list[tuple]) -> np.ndarray:

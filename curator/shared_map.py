@@ -26,7 +26,7 @@ from curator.embeddings import (
 )
 from curator.errors import CuratorError
 from curator.knn import cosine_index
-from curator.map_columns import new_map_version
+from curator.map_columns import mark_map_written
 from curator.map_model import PcaLayout, load_map_model, save_map_model
 from curator.placement import place_at_centroid, place_by_similarity
 from curator.umap_fit import UmapSettings, fit_umap
@@ -248,7 +248,7 @@ def _update_map(ws: Workspace, *, refit: bool, progress: Progress | None) -> Map
             [(i, float(c[0]), float(c[1]), fit_id) for i, c in rows],
         )
         if rows:  # readers of the map's columns (curator.map_columns) re-read the placed part
-            new_map_version(conn)
+            mark_map_written(conn)
     if fitted:
         _remove_superseded_models(ws, fit_id)
     if progress is not None:

@@ -61,6 +61,8 @@ class DataConfig:
             raise ConfigError(
                 f"replay_target: expected {'|'.join(REPLAY_TARGETS)}, got {self.replay_target!r}"
             )
+        if self.replay_target == "start" and not (self.replay and self.replay_fraction > 0):
+            raise ConfigError("replay_target: start needs data.replay and a replay_fraction > 0")
         if self.replay_fraction > 0 and not self.replay:
             raise ConfigError(
                 f"replay_fraction: {self.replay_fraction:g} needs data.replay (a folder of images)"

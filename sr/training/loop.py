@@ -156,8 +156,11 @@ class Trainer:
         self.optimizer = torch.optim.Adam(trained, lr=cfg.optim.lr, betas=cfg.optim.betas)
         self.scheduler = make_scheduler(self.optimizer, cfg.optim, self.max_steps, steps_per_epoch)
         self.pull = InitPull(self.model, cfg.pull_to_init) if cfg.pull_to_init else None
-        distil = cfg.data.replay_target == "start" and bool(self.replay_images)
-        self.teacher = StartTeacher(self.model, cfg.precision) if distil else None
+        self.teacher = None
+        if cfg.data.replay_target == "start" and self.replay_images:
+            if cfg.init == "none" and info.is_main:
+                _note("replay_target: start with init: none: replay learns an untrained network")
+            self.teacher = StartTeacher(self.model, cfg.precision)
         # Only rank 0 validates and saves, so only it keeps the average.
         self.ema = WeightEma(self.model, cfg.ema_decay) if cfg.ema_decay and info.is_main else None
         merging = cfg.merges and info.is_main

@@ -172,7 +172,7 @@ def test_map_columns__statuses_from_the_event_log_equal_a_fresh_read(
         step()
         updated = map_columns(mapped_ws, columns)
         assert updated.x is columns.x  # placed part reused: statuses came from the events
-        fresh = map_columns(mapped_ws, saved=False)  # everything from the catalog
+        fresh = map_columns(mapped_ws, use_copy=False)  # everything from the catalog
         assert updated.status.tolist() == fresh.status.tolist()
         assert updated.event_id > columns.event_id
         columns = updated
@@ -263,4 +263,132 @@ def test_map_columns__unreadable_copy_is_read_again_and_readonly_saves_nothing(
     assert not path.exists()
     path.write_bytes(b"not a numpy archive")
     assert _as_points(map_columns(mapped_ws)) == _expected(mapped_ws)
-    assert np.load(path)["ids"].tolist() == sorted(_expected(mapped_ws))  # saved again
+    with np.load(path) as saved:  # saved again
+        assert saved["ids"].tolist() == sorted(_expected(mapped_ws))
+
+
+def _restore(ws: Workspace, backup: Path) -> None:
+    """Put a catalog backup back as docs/curator.md says (its write-ahead log files removed)."""
+    import shutil
+
+    from curator.workspace import wait_for_checkpoints
+
+    wait_for_checkpoints()
+    for suffix in ("-wal", "-shm"):
+        Path(str(ws.db_path) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(backup, ws.db_path)
+
+
+def test_map_columns__a_catalog_restored_and_mapped_again_does_not_take_the_copy(
+    mapped_ws: Workspace,
+) -> None:
+    """Same version count, same events: only the map write's random token tells them apart."""
+    from dataclasses import replace
+
+    def refit(seed: int) -> None:
+        config = replace(mapped_ws.config, map=replace(mapped_ws.config.map, seed=seed))
+        update_map(replace(mapped_ws, config=config), refit=True)
+
+    backup = mapped_ws.root.parent / "backup.sqlite"
+    with mapped_ws.session() as conn:
+        conn.execute("VACUUM INTO ?", (str(backup),))
+    refit(1)
+    first = map_columns(mapped_ws)  # saved: the points of the seed-1 fit
+    _restore(mapped_ws, backup)
+    refit(2)
+    columns = map_columns(mapped_ws)
+    assert _as_points(columns) == _expected(mapped_ws)
+    assert not np.array_equal(columns.x, first.x)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["empty", "plain-npy", "about-a-list", "no-event-id", "other-format", "other-statuses",
+     "wrong-dtype", "lengths-differ", "huge-event-id"],
+)  # fmt: skip
+def test_map_columns__a_damaged_or_foreign_copy_is_read_again(
+    mapped_ws: Workspace, damage: str
+) -> None:
+    import json
+
+    from curator.map_columns import SAVED_FORMAT, SAVED_NAME
+
+    path = mapped_ws.map_dir / SAVED_NAME
+    map_columns(mapped_ws)
+    with np.load(path) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    about = json.loads(str(arrays["about"][()]))
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "plain-npy":
+        with open(path, "wb") as handle:
+            np.save(handle, arrays["ids"])
+    else:
+        if damage == "about-a-list":
+            about = [about]
+        elif damage == "no-event-id":
+            del about["event_id"]
+        elif damage == "other-format":
+            about["format"] += 1
+        elif damage == "other-statuses":  # a version that ordered the statuses otherwise
+            about["statuses"] = list(reversed(about["statuses"]))
+            arrays["status"] = (len(STATUSES) - 1 - arrays["status"]).astype(np.int8)
+        elif damage == "huge-event-id":
+            about["event_id"] = 2**70
+        elif damage == "wrong-dtype":
+            arrays["status"] = arrays["status"].astype(np.float32)
+        elif damage == "lengths-differ":
+            arrays["x"] = arrays["x"][:-1]
+        arrays["about"] = np.array(json.dumps(about))
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+    reject(mapped_ws, [3], reason="after the copy")
+    columns = map_columns(mapped_ws)
+    assert _as_points(columns) == _expected(mapped_ws)
+    with np.load(path) as saved:  # not taken, and replaced by a sound copy
+        written = json.loads(str(saved["about"][()]))
+    assert written["format"] == SAVED_FORMAT and written["statuses"] == list(STATUSES)
+    assert written["event_id"] == columns.event_id
+
+
+@pytest.mark.parametrize("bytes_per_point", [40, 0], ids=["few-events", "events-too-large"])
+def test_map_columns__a_copy_far_behind_is_brought_up_to_date_whole_and_saved(
+    mapped_ws: Workspace, bytes_per_point: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from curator import map_columns as module
+
+    monkeypatch.setattr(module, "EVENT_BYTES_PER_POINT", bytes_per_point)
+    saved_at = map_columns(mapped_ws).event_id
+    reject(mapped_ws, [4], reason="later")  # one of 24 points: within FULL_READ_SHARE
+    reads = _placed_reads(monkeypatch)
+    columns = map_columns(mapped_ws)  # a new process: starts from the copy
+    assert _as_points(columns) == _expected(mapped_ws) and reads == []
+    with np.load(mapped_ws.map_dir / module.SAVED_NAME) as saved:
+        copy_at = json.loads(str(saved["about"][()]))["event_id"]
+    if bytes_per_point:  # a few small events: replayed, and the copy left as it was
+        assert copy_at == saved_at < columns.event_id
+    else:  # too many bytes of events since the copy: statuses read whole, the copy saved again
+        assert copy_at == columns.event_id
+
+
+def test_map_columns__temp_files_of_killed_saves_are_swept(mapped_ws: Workspace) -> None:
+    import os
+    import time
+
+    from curator.map_columns import SAVED_NAME, STALE_TEMP_S
+    from sr.atomic import TEMP_PREFIX
+
+    mapped_ws.map_dir.mkdir(exist_ok=True)
+    stale = mapped_ws.map_dir / f"{TEMP_PREFIX}abc-{SAVED_NAME}"
+    fresh = mapped_ws.map_dir / f"{TEMP_PREFIX}def-{SAVED_NAME}"  # another process, writing now
+    other = mapped_ws.map_dir / f"{TEMP_PREFIX}ghi"  # not ours to judge
+    for path in (stale, fresh, other):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_S - 10
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    map_columns(mapped_ws)
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert (mapped_ws.map_dir / SAVED_NAME).is_file()

@@ -266,3 +266,35 @@ def test_replay_target__bad_value_and_recipe_line(tmp_path):
     line = recipe_line(replace(base, data=replace(base.data, replay_target="start")), 10, 5, 3, 1)
     assert "(3 images), towards the start's predictions" in line
     assert "towards" not in recipe_line(base, 10, 5, 3, 1)
+
+
+def test_start_teacher__targets_are_clamped_like_upscaled_pixels_and_domain_rows_kept() -> None:
+    from sr.models.liif import LIIF
+    from sr.training.replay_teacher import StartTeacher
+
+    torch.manual_seed(0)
+    model = LIIF(tiny_train_config().model)
+    with torch.no_grad():
+        model.imnet.linears[-1].bias.fill_(5.0)  # raw outputs far above 1
+    teacher = StartTeacher(model, "fp32")
+    batch = {
+        "inp": torch.rand(3, 3, 12, 12),
+        "coord": torch.rand(3, 32, 2) * 2 - 1,
+        "cell": torch.full((3, 32, 2), 2 / 24),
+        "gt": torch.rand(3, 32, 3),
+        "replay": torch.tensor([False, True, True]),
+    }
+    relabelled = teacher.relabel(batch)
+    assert torch.equal(relabelled["gt"][0], batch["gt"][0])
+    assert torch.equal(relabelled["gt"][1:], torch.ones(2, 32, 3))
+    assert relabelled["gt"] is not batch["gt"]  # the loader's batch is not written to
+
+
+def test_replay_target_start__needs_replay() -> None:
+    from sr.config_io import ConfigError
+    from sr.training.config import DataConfig
+
+    with pytest.raises(ConfigError, match="replay_target: start needs data.replay"):
+        DataConfig(replay_target="start")
+    with pytest.raises(ConfigError, match="replay_target: start needs data.replay"):
+        DataConfig(replay="skimage", replay_fraction=0.0, replay_target="start")
