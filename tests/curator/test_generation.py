@@ -191,11 +191,12 @@ def test_generate_round__on_ray_equals_one_process(
 
     import ray  # part of the test install (pyproject's [test] extra)
 
-    from curator.workspace import open_workspace
+    from curator.workspace import open_workspace, wait_for_checkpoints
 
     p = add_prompt(mapped_ws, "a lighthouse")
     parent = list_images(mapped_ws)[0].id
     accept(mapped_ws, [parent])
+    wait_for_checkpoints()  # the accept's checkpoint thread removes -wal/-shm while it finishes
     alone = open_workspace(shutil.copytree(mapped_ws.root, tmp_path / "alone"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
