@@ -222,27 +222,38 @@ def test_map_columns__a_copy_of_other_points_is_not_used(
     assert reads == [1]
 
 
+def _backup(ws: Workspace) -> Path:
+    """A copy of the catalog as it is now (SQLite's ``VACUUM INTO``)."""
+    backup = ws.root.parent / "backup.sqlite"
+    with ws.session() as conn:
+        conn.execute("VACUUM INTO ?", (str(backup),))
+    return backup
+
+
+def _restore(ws: Workspace, backup: Path) -> None:
+    """Put a catalog backup back as docs/curator.md says (its write-ahead log files removed)."""
+    import shutil
+
+    from curator.workspace import wait_for_checkpoints
+
+    wait_for_checkpoints()
+    for suffix in ("-wal", "-shm"):
+        Path(str(ws.db_path) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(backup, ws.db_path)
+
+
 def test_map_columns__a_copy_from_another_history_of_the_catalog_is_not_used(
     mapped_ws: Workspace,
 ) -> None:
     """A catalog restored from a backup can reach the copy's event number with other events."""
-    import shutil
-
     from curator.map_columns import SAVED_NAME
-    from curator.workspace import wait_for_checkpoints
 
     reject(mapped_ws, [1], reason="before the backup")
-    wait_for_checkpoints()
-    backup = mapped_ws.root.parent / "backup.sqlite"
-    with mapped_ws.session() as conn:
-        conn.execute("VACUUM INTO ?", (str(backup),))
+    backup = _backup(mapped_ws)
     reject(mapped_ws, [2, 3, 4], reason="lost with the restore")
     (mapped_ws.map_dir / SAVED_NAME).unlink(missing_ok=True)
     saved = map_columns(mapped_ws)  # a whole read: saved with the rejects above
-    wait_for_checkpoints()
-    for suffix in ("-wal", "-shm"):  # as docs/curator.md says to restore
-        Path(str(mapped_ws.db_path) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(backup, mapped_ws.db_path)
+    _restore(mapped_ws, backup)
     accept(mapped_ws, [5])  # now as many events as the copy's history, but other ones
     columns = map_columns(mapped_ws)
     assert columns.event_id == saved.event_id
@@ -267,18 +278,6 @@ def test_map_columns__unreadable_copy_is_read_again_and_readonly_saves_nothing(
         assert saved["ids"].tolist() == sorted(_expected(mapped_ws))
 
 
-def _restore(ws: Workspace, backup: Path) -> None:
-    """Put a catalog backup back as docs/curator.md says (its write-ahead log files removed)."""
-    import shutil
-
-    from curator.workspace import wait_for_checkpoints
-
-    wait_for_checkpoints()
-    for suffix in ("-wal", "-shm"):
-        Path(str(ws.db_path) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(backup, ws.db_path)
-
-
 def test_map_columns__a_catalog_restored_and_mapped_again_does_not_take_the_copy(
     mapped_ws: Workspace,
 ) -> None:
@@ -289,9 +288,7 @@ def test_map_columns__a_catalog_restored_and_mapped_again_does_not_take_the_copy
         config = replace(mapped_ws.config, map=replace(mapped_ws.config.map, seed=seed))
         update_map(replace(mapped_ws, config=config), refit=True)
 
-    backup = mapped_ws.root.parent / "backup.sqlite"
-    with mapped_ws.session() as conn:
-        conn.execute("VACUUM INTO ?", (str(backup),))
+    backup = _backup(mapped_ws)
     refit(1)
     first = map_columns(mapped_ws)  # saved: the points of the seed-1 fit
     _restore(mapped_ws, backup)
