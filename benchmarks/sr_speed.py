@@ -4,8 +4,10 @@ For x2, x4 and x8 it upscales the same image with (a) ``sr``'s tiled fast path a
 straightforward paper method (``reference_batched_predict``: whole feature map unfolded, a 580-wide
 MLP input per query and neighbour, 30000-query chunks as in the official evaluation). Each run is a
 fresh subprocess so its peak RSS is its own, and rounds of (reference, fast) processes are
-interleaved. Prints each method's best output megapixels/s and peak RSS, the speed-up, the speed-up
-of every round and the largest difference between the two outputs; then this machine's GEMM rate
+interleaved. Prints each method's best output megapixels/s, peak RSS and arithmetic (GFLOP, counted
+by torch's FlopCounterMode), the speed-up, the speed-up of every round, the largest difference
+between the two outputs and the arithmetic ratio (the speed-up that equal efficiency would give:
+what an exact path gains beyond it is the reference's memory traffic); then this machine's GEMM rate
 at the decoder's shape, the decoder MLP's rate with reused buffers vs fresh outputs, and the share
 of the GEMM rate the fast path reaches in the decoder layers that remain.
 
@@ -65,7 +67,11 @@ for _ in range(repeats):
     best = min(best, time.perf_counter() - start)
 torch.save(out, sys.argv[5])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": best, "peak_rss_mb": peak,
+# the arithmetic of one run, counted after timing (counting slows the operators it counts)
+from torch.utils.flop_counter import FlopCounterMode
+with FlopCounterMode(display=False) as counter, torch.no_grad():
+    run()
+print(json.dumps({"seconds": best, "peak_rss_mb": peak, "gflop": counter.get_total_flops() / 1e9,
                   "base_rss_mb": base_rss / 1024, "threads": torch.get_num_threads()}))
 """
 
@@ -241,7 +247,7 @@ def main() -> None:
                 diffs[scale] = (ref - fast).abs().max().item()
     print(
         f"{'scale':>5} {'method':>9} {'MP/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
-        f"{'speed-up':>9} {'max |diff|':>11}   speed-up per round"
+        f"{'GFLOP':>7} {'speed-up':>9} {'max |diff|':>11}   speed-up per round"
     )
     fast_seconds = {}
     for scale in scales:
@@ -255,10 +261,16 @@ def main() -> None:
             ratio = best["reference"]["seconds"] / r["seconds"]
             print(
                 f"x{scale:<4} {name:>9} {mp / r['seconds']:8.3f} {r['seconds']:8.2f} "
-                f"{r['peak_rss_mb']:12.0f} {ratio:8.2f}x "
+                f"{r['peak_rss_mb']:12.0f} {r['gflop']:7.1f} {ratio:8.2f}x "
                 f"{diffs[scale] if name == 'fast' else 0:11.2e}"
                 + (f"   {per_round}" if name == "fast" else "")
             )
+        # Equal arithmetic efficiency would give this speed-up; an exact path beats it only
+        # where the reference loses time to memory traffic rather than to multiply-adds.
+        print(
+            f"x{scale:<4} arithmetic ratio reference / fast: "
+            f"{best['reference']['gflop'] / best['fast']['gflop']:.2f}x"
+        )
     fast = best["fast"]
     print(f"torch threads per run: {fast['threads']}")
     rates = gemm_rates()

@@ -9,6 +9,8 @@ random batches, each in a fresh subprocess so its peak RSS is its own.
 - straightforward: NCHW encoder, unfolded feature map gathered per query and neighbour, 580-wide
   MLP input (``sr.models.liif_reference``), as the official training code does.
 - fast-bf16: the fast path under bf16 autocast (``precision: bf16``; fp32 weights and Adam).
+- each path's arithmetic per step (GFLOP forward and backward, torch's FlopCounterMode) and the
+  ratio of the two: the speed-up that the same work at equal efficiency would give.
 - ``--breakdown`` adds the straightforward decoder behind the channels-last encoder, to show
   what each change contributes.
 
@@ -69,9 +71,16 @@ for i, (inp, coord, cell, gt) in enumerate(batches):
         times.append(time.perf_counter() - t)
     losses.append(float(loss))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+weight_sum = float(sum(p.double().sum() for p in model.parameters()))
+# the step's arithmetic (forward and backward, no optimizer step), after timing: counting
+# slows the operators it counts
+from torch.utils.flop_counter import FlopCounterMode
+inp, coord, cell, gt = batches[0]
+with FlopCounterMode(display=False) as counter, autocast(precision, "cpu"):
+    per_sample_l1(forward(inp, coord, cell), gt).mean().backward()
 print(json.dumps({"steps_per_s": len(times) / sum(times), "peak_mb": peak / 1024,
                   "step_mb": (peak - base_rss) / 1024, "losses": losses,
-                  "weight_sum": float(sum(p.double().sum() for p in model.parameters()))}))
+                  "weight_sum": weight_sum, "gflop": counter.get_total_flops() / 1e9}))
 """
 
 
@@ -107,7 +116,10 @@ def main() -> None:
     results = {m: max((r[m] for r in rounds), key=lambda r: r["steps_per_s"]) for m in modes}
     base = results["straightforward"]
     print("best of the rounds:")
-    print(f"{'path':<34} {'steps/s':>9} {'patches/s':>10} {'peak RSS MB':>12} {'speed-up':>9}")
+    print(
+        f"{'path':<34} {'steps/s':>9} {'patches/s':>10} {'peak RSS MB':>12} {'GFLOP/step':>11}"
+        f" {'speed-up':>9}"
+    )
     names = {
         "straightforward": "straightforward (paper code)",
         "breakdown": "channels-last enc + literal dec",
@@ -117,8 +129,13 @@ def main() -> None:
     for mode, r in results.items():
         print(
             f"{names[mode]:<34} {r['steps_per_s']:9.3f} {r['steps_per_s'] * args.batch:10.2f} "
-            f"{r['peak_mb']:12.0f} {r['steps_per_s'] / base['steps_per_s']:8.2f}x"
+            f"{r['peak_mb']:12.0f} {r['gflop']:11.1f}"
+            f" {r['steps_per_s'] / base['steps_per_s']:8.2f}x"
         )
+    # Same arithmetic at the same efficiency would run at the FLOP ratio: an exact fp32 path
+    # gains more only where the straightforward one wastes time on memory, not arithmetic.
+    bound = base["gflop"] / results["fast"]["gflop"]
+    print(f"arithmetic ratio straightforward / fast (FLOPs per step, fwd + bwd): {bound:.2f}x")
     drift = max(abs(a - b) for a, b in zip(results["fast"]["losses"], base["losses"], strict=True))
     print(f"largest loss difference fast vs straightforward over the steps: {drift:.2e}")
     # (bf16's effect on what training reaches is measured on a real fine-tune, docs/training.md:
